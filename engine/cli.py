@@ -1,0 +1,197 @@
+"""`sonatasim` command line: run, validate, and friends.
+
+Input problems end with one clear line naming the file and key and a non-zero exit code;
+`--debug` shows the traceback instead. Under MPI an error on one rank stops all ranks.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import __version__
+from engine.errors import UserError
+
+log = logging.getLogger("sonatasim")
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+
+
+def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn exceptions into one message and an exit code (all ranks stop under MPI)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = kwargs.get("debug", False)
+        try:
+            return func(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except UserError as exc:
+            if debug:
+                raise
+            _fail(f"error: {exc.describe()}", EXIT_USER_ERROR)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as exc:  # a bug or an unforeseen input problem
+            if debug:
+                raise
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc}\n"
+                "  (run again with --debug for the traceback, and please report it)",
+                EXIT_INTERNAL_ERROR,
+            )
+
+    return wrapper
+
+
+def _fail(message: str, code: int) -> None:
+    from engine import simulator
+
+    handle = simulator._handle
+    rank_tag = f"[rank {handle.rank}] " if handle is not None and handle.nranks > 1 else ""
+    click.echo(f"sonatasim: {rank_tag}{message}", err=True)
+    if handle is not None and handle.nranks > 1:
+        handle.abort(code)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sonatasim")
+def cli() -> None:
+    """Run SONATA circuits on NEURON, from one core to many MPI ranks."""
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--output-dir", type=click.Path(path_type=Path), help="Override output.output_dir.")
+@click.option(
+    "--mechanisms",
+    "mechanisms",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra directory of .mod files to compile (repeatable).",
+)
+@click.option("-n", "--ranks", type=int, default=None, help="Launch under mpiexec with N ranks.")
+@click.option(
+    "--lb-mode",
+    default="round-robin",
+    show_default=True,
+    help="How cells are dealt to ranks.",
+)
+@click.option("--log-file", type=click.Path(path_type=Path), help="Also write the log here.")
+@click.option("--no-progress", is_flag=True, help="Do not draw progress bars.")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
+@click.option("-v", "--verbose", count=True, help="More detail in the log.")
+@_report_errors
+def run(
+    config: Path,
+    output_dir: Path | None,
+    mechanisms: tuple[Path, ...],
+    ranks: int | None,
+    lb_mode: str,
+    log_file: Path | None,
+    no_progress: bool,
+    debug: bool,
+    verbose: int,
+) -> None:
+    """Simulate the circuit described by CONFIG (a SONATA simulation_config.json)."""
+    if ranks is not None:
+        _relaunch_under_mpiexec(ranks)
+    from engine import simulator
+    from engine.config import load_setup
+    from engine.logs import add_log_file, setup_logging
+    from engine.simulation import RunOptions, Simulation
+
+    started = time.perf_counter()
+    setup = load_setup(config, output_dir)
+    sim = simulator.start()
+    setup_logging(sim.rank, sim.nranks, verbose)
+    chosen_log = log_file or setup.output.log_file
+    if chosen_log is not None:
+        add_log_file(Path(chosen_log), sim.rank, sim.nranks)
+    log.info("sonatasim %s: %s on %d rank(s)", __version__, setup.config_path, sim.nranks)
+    options = RunOptions(
+        mechanisms=[Path(m) for m in mechanisms],
+        lb_mode=lb_mode,
+        progress=not no_progress and sys.stderr.isatty(),
+    )
+    simulation = Simulation(setup, sim, options)
+    simulation.build()
+    simulation.run()
+    spikes_file = simulation.write_outputs()
+    summary = simulation.summary()
+    if summary is not None:
+        for line in summary.lines():
+            log.info(line)
+        log.info("Done in %.2f s. Spikes: %s", time.perf_counter() - started, spikes_file)
+    sim.barrier()
+
+
+def _relaunch_under_mpiexec(ranks: int) -> None:
+    """`sonatasim run -n 4 CONFIG` = `mpiexec -n 4 sonatasim run CONFIG`."""
+    from engine.simulator import launched_under_mpi, prepare_mpi_environment, venv_mpiexec
+
+    if launched_under_mpi():
+        raise UserError("-n/--ranks cannot be used when already started by mpiexec or srun")
+    if ranks < 1:
+        raise UserError(f"-n/--ranks must be at least 1, got {ranks}")
+    mpiexec = venv_mpiexec()
+    if mpiexec is None:
+        raise UserError("no mpiexec next to this Python; install the 'mpich' package")
+    prepare_mpi_environment()
+    args = _strip_ranks_option(sys.argv[1:])
+    command = [str(mpiexec), "-n", str(ranks), sys.executable, "-m", "engine", *args]
+    sys.stdout.flush()
+    os.execv(command[0], command)
+
+
+def _strip_ranks_option(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("-n", "--ranks"):
+            skip = True
+            continue
+        if arg.startswith("--ranks=") or (arg.startswith("-n") and arg[2:].isdigit()):
+            continue
+        out.append(arg)
+    return out
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
+@_report_errors
+def validate(config: Path, debug: bool) -> None:
+    """Check CONFIG and every file it names, report all problems at once; run nothing."""
+    from engine.validate import validate_config
+
+    problems, facts = validate_config(config)
+    for line in facts:
+        click.echo(line)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found:", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(EXIT_USER_ERROR)
+    click.echo("OK: the configuration is valid.")
+
+
+def main() -> None:
+    cli(prog_name="sonatasim")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""The simulation and circuit configs, parsed once with libsonata into plain dataclasses.
+
+Everything downstream reads these dataclasses (or the libsonata objects they keep for the
+input and report blocks), never the JSON, so a config problem is found and reported here,
+with the file and the key, before NEURON builds anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import libsonata
+
+from engine.errors import ConfigError
+
+SORT_ORDERS = {"none", "by_id", "by_time"}
+POPULATION_TYPES_WITH_CELLS = {"biophysical", "point_neuron", "point_process", "single_compartment"}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    tstop: float
+    dt: float
+    random_seed: int
+    spike_threshold: float = -30.0
+    integration_method: int = 0  # NEURON secondorder: euler 0, crank_nicolson 1, _ion 2
+    stimulus_seed: int = 0
+    ionchannel_seed: int = 0
+    minis_seed: int = 0
+    synapse_seed: int = 0
+
+
+@dataclass(frozen=True)
+class Conditions:
+    celsius: float = 34.0
+    v_init: float = -80.0
+    spike_location: str = "soma"
+    extracellular_calcium: float | None = None
+    randomize_gaba_rise_time: bool = False
+    mechanisms: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    output_dir: Path
+    spikes_file: Path
+    spikes_sort_order: str = "by_time"
+    log_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class NodePopulationInfo:
+    """Where a node population lives and which directories its cells need."""
+
+    name: str
+    type: str
+    nodes_file: Path
+    morphologies_dir: Path | None = None
+    alternate_morphologies: dict[str, Path] = field(default_factory=dict)
+    biophysical_neuron_models_dir: Path | None = None
+    point_neuron_models_dir: Path | None = None
+    mechanisms_dir: Path | None = None
+
+    @property
+    def is_virtual(self) -> bool:
+        return self.type == "virtual"
+
+
+@dataclass(frozen=True)
+class EdgePopulationInfo:
+    name: str
+    type: str
+    edges_file: Path
+    source: str
+    target: str
+
+
+@dataclass
+class SimulationSetup:
+    """Everything the engine needs from the two configs."""
+
+    config_path: Path
+    circuit_config_path: Path
+    run: RunSettings
+    conditions: Conditions
+    output: OutputSettings
+    node_populations: dict[str, NodePopulationInfo]
+    edge_populations: dict[str, EdgePopulationInfo]
+    node_set: str | None
+    node_sets_files: list[Path]
+    target_simulator: str
+    libsonata_config: Any = field(repr=False, default=None)
+    circuit_config: Any = field(repr=False, default=None)
+    beta_features: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.libsonata_config.list_input_names)
+
+    def input(self, name: str) -> Any:
+        return self.libsonata_config.input(name)
+
+    @property
+    def mechanism_dirs(self) -> list[Path]:
+        dirs = {p.mechanisms_dir for p in self.node_populations.values() if p.mechanisms_dir}
+        return sorted(dirs)
+
+
+def _enum_name(value: Any) -> str:
+    return str(value.name) if hasattr(value, "name") else str(value).split(".")[-1]
+
+
+def _load_simulation_config(path: Path) -> libsonata.SimulationConfig:
+    if not path.exists():
+        raise ConfigError("simulation config not found", file=path)
+    if path.is_dir():
+        raise ConfigError("expected a simulation_config.json file, got a directory", file=path)
+    try:
+        text = path.read_text()
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", file=path
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the file: {exc}", file=path) from None
+    try:
+        return libsonata.SimulationConfig(text, str(path.parent.resolve()))
+    except libsonata.SonataError as exc:
+        raise ConfigError(_explain_sonata_error(str(exc)), file=path) from None
+
+
+def _explain_sonata_error(message: str) -> str:
+    """libsonata's messages are terse; add what a user should check."""
+    if "random_seed" in message:
+        return f"{message} (run.random_seed is required by SONATA; bmtk configs often omit it)"
+    if "Could not find 'run'" in message:
+        return "the 'run' section (tstop, dt, random_seed) is missing"
+    return message
+
+
+def _load_circuit_config(path: Path) -> libsonata.CircuitConfig:
+    if not path.exists():
+        raise ConfigError("circuit config not found", file=path, key="network")
+    try:
+        text = path.read_text()
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", file=path
+        ) from None
+    try:
+        return libsonata.CircuitConfig(text, str(path.parent.resolve()))
+    except libsonata.SonataError as exc:
+        raise ConfigError(str(exc), file=path) from None
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _node_populations(circuit: libsonata.CircuitConfig, path: Path) -> dict[str, Any]:
+    populations = {}
+    for name in sorted(circuit.node_populations):
+        try:
+            props = circuit.node_population_properties(name)
+        except libsonata.SonataError as exc:
+            raise ConfigError(str(exc), file=path, key=f"networks.nodes.{name}") from None
+        alternates = {k: Path(v) for k, v in dict(props.alternate_morphology_formats).items()}
+        populations[name] = NodePopulationInfo(
+            name=name,
+            type=props.type or "biophysical",
+            nodes_file=Path(props.elements_path),
+            morphologies_dir=_optional_path(props.morphologies_dir),
+            alternate_morphologies=alternates,
+            biophysical_neuron_models_dir=_optional_path(props.biophysical_neuron_models_dir),
+            point_neuron_models_dir=_optional_path(getattr(props, "point_neuron_models_dir", "")),
+            mechanisms_dir=_optional_path(getattr(props, "mechanisms_dir", "")),
+        )
+    return populations
+
+
+def _edge_populations(circuit: libsonata.CircuitConfig, path: Path) -> dict[str, Any]:
+    populations = {}
+    for name in sorted(circuit.edge_populations):
+        try:
+            props = circuit.edge_population_properties(name)
+            storage = circuit.edge_population(name)
+            source, target = storage.source, storage.target
+        except libsonata.SonataError as exc:
+            raise ConfigError(
+                f"cannot open edge population: {exc}", file=path, key=f"networks.edges.{name}"
+            ) from None
+        populations[name] = EdgePopulationInfo(
+            name=name,
+            type=props.type or "chemical",
+            edges_file=Path(props.elements_path),
+            source=source,
+            target=target,
+        )
+    return populations
+
+
+def _check_run(run: Any, path: Path) -> RunSettings:
+    if not run.dt > 0:
+        raise ConfigError(f"dt must be positive, got {run.dt}", file=path, key="run.dt")
+    if not run.tstop > 0:
+        raise ConfigError(f"tstop must be positive, got {run.tstop}", file=path, key="run.tstop")
+    return RunSettings(
+        tstop=float(run.tstop),
+        dt=float(run.dt),
+        random_seed=int(run.random_seed),
+        spike_threshold=float(run.spike_threshold),
+        integration_method=int(run.integration_method.value)
+        if hasattr(run.integration_method, "value")
+        else int(run.integration_method),
+        stimulus_seed=int(run.stimulus_seed),
+        ionchannel_seed=int(run.ionchannel_seed),
+        minis_seed=int(run.minis_seed),
+        synapse_seed=int(run.synapse_seed),
+    )
+
+
+def load_setup(config_path: str | Path, output_dir: str | Path | None = None) -> SimulationSetup:
+    """Parse and check the simulation config and the circuit config it names."""
+    path = Path(config_path).resolve()
+    sim = _load_simulation_config(path)
+    target = _enum_name(sim.target_simulator)
+    if target == "CORENEURON":
+        raise ConfigError(
+            "target_simulator CORENEURON is not supported yet; use NEURON (results are the same"
+            " model, run by NEURON itself)",
+            file=path,
+            key="target_simulator",
+        )
+    circuit_path = Path(sim.network)
+    circuit = _load_circuit_config(circuit_path)
+
+    out = sim.output
+    out_dir = Path(output_dir).resolve() if output_dir else Path(out.output_dir)
+    spikes_name = Path(out.spikes_file).name
+    log_file = Path(out.log_file).name if out.log_file else None
+    output = OutputSettings(
+        output_dir=out_dir,
+        spikes_file=out_dir / spikes_name,
+        spikes_sort_order=_enum_name(out.spikes_sort_order),
+        log_file=out_dir / log_file if log_file else None,
+    )
+    cond = sim.conditions
+    conditions = Conditions(
+        celsius=float(cond.celsius),
+        v_init=float(cond.v_init),
+        spike_location=_enum_name(cond.spike_location),
+        extracellular_calcium=cond.extracellular_calcium,
+        randomize_gaba_rise_time=bool(cond.randomize_gaba_rise_time),
+        mechanisms={k: dict(v) for k, v in dict(cond.mechanisms).items()},
+    )
+    node_sets_files = []
+    if circuit.node_sets_path:
+        node_sets_files.append(Path(circuit.node_sets_path))
+    if sim.node_sets_file and Path(sim.node_sets_file) not in node_sets_files:
+        node_sets_files.append(Path(sim.node_sets_file))
+
+    return SimulationSetup(
+        config_path=path,
+        circuit_config_path=circuit_path,
+        run=_check_run(sim.run, path),
+        conditions=conditions,
+        output=output,
+        node_populations=_node_populations(circuit, circuit_path),
+        edge_populations=_edge_populations(circuit, circuit_path),
+        node_set=sim.node_set or None,
+        node_sets_files=node_sets_files,
+        target_simulator=target,
+        libsonata_config=sim,
+        circuit_config=circuit,
+        beta_features=dict(sim.beta_features),
+    )

@@ -1,0 +1,1 @@
+"""SONATA, morphology and spike-file readers and writers."""

@@ -1,0 +1,1 @@
+"""Managers: each owns one kind of NEURON object (cells, synapses, inputs, recordings)."""

@@ -1,0 +1,177 @@
+"""CircuitManager: node managers per population, gid offsets, rank assignment, edges.
+
+The circuit is treated as a read-only recipe: every rank computes the same plan from ids,
+then reads and builds only the cells it owns and the edges that end on them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import libsonata
+import numpy as np
+
+from engine.compat import population_offsets
+from engine.config import SimulationSetup
+from engine.errors import CircuitError, ConfigError
+from engine.managers import load_balance
+from engine.managers.edges import EdgeManager
+from engine.managers.nodes import NodeManager, make_node_manager
+from engine.managers.targets import Target, TargetManager
+
+log = logging.getLogger("sonatasim")
+
+
+def _check_hdf5(path: Path, key: str) -> None:
+    if not path.exists():
+        raise CircuitError("file not found", file=path, key=key)
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError as exc:
+        raise CircuitError(f"not a readable HDF5 file ({exc})", file=path, key=key) from None
+
+
+def open_node_population(path: Path, name: str) -> Any:
+    _check_hdf5(path, f"nodes.{name}")
+    try:
+        storage = libsonata.NodeStorage(str(path))
+        if name not in storage.population_names:
+            raise CircuitError(
+                f"population '{name}' is not in the file (it has: "
+                f"{', '.join(sorted(storage.population_names)) or 'none'})",
+                file=path,
+                key="populations",
+            )
+        return storage.open_population(name)
+    except libsonata.SonataError as exc:
+        raise CircuitError(f"malformed nodes file: {exc}", file=path) from None
+
+
+def open_edge_population(path: Path, name: str) -> Any:
+    _check_hdf5(path, f"edges.{name}")
+    try:
+        storage = libsonata.EdgeStorage(str(path))
+        if name not in storage.population_names:
+            raise CircuitError(
+                f"edge population '{name}' is not in the file", file=path, key="populations"
+            )
+        return storage.open_population(name)
+    except libsonata.SonataError as exc:
+        raise CircuitError(f"malformed edges file: {exc}", file=path) from None
+
+
+@dataclass
+class BuildContext:
+    """What node managers need while instantiating (shared services, no state of theirs)."""
+
+    morphology_loader: Any
+    progress: Any = lambda n: None
+
+
+class CircuitManager:
+    def __init__(self, setup: SimulationSetup, sim: Any):
+        self.setup = setup
+        self.sim = sim
+        self.storages = {
+            name: open_node_population(info.nodes_file, name)
+            for name, info in setup.node_populations.items()
+        }
+        self.targets = TargetManager(setup.node_sets_files, self.storages)
+        self.simulated = self._simulated_target()
+        self.offsets = population_offsets(self._max_ids())
+        self.node_managers: dict[str, NodeManager] = {
+            name: make_node_manager(info, self.storages[name], self.offsets.get(name, 0))
+            for name, info in setup.node_populations.items()
+        }
+        self.edge_managers: list[EdgeManager] = []
+        self.plan: dict[str, np.ndarray] = {}
+        self.spike_sources: list[Any] = []
+
+    def _simulated_target(self) -> Target:
+        """Cells to instantiate: the node_set, or every non-virtual population."""
+        real = [n for n, i in self.setup.node_populations.items() if not i.is_virtual]
+        if self.setup.node_set is None:
+            return self.targets.whole_populations(real)
+        target = self.targets.target(self.setup.node_set, key="node_set")
+        for name in list(target.ids):
+            if self.setup.node_populations[name].is_virtual:
+                del target.ids[name]  # virtual nodes are never instantiated
+        if target.size() == 0:
+            raise ConfigError(
+                f"node_set '{self.setup.node_set}' selects no cell to simulate",
+                file=self.setup.config_path,
+                key="node_set",
+            )
+        return target
+
+    def _max_ids(self) -> dict[str, int]:
+        """Largest registered id per population: whole virtual pops, simulated ids of others."""
+        max_ids = {}
+        for name, info in self.setup.node_populations.items():
+            if info.is_virtual:
+                max_ids[name] = self.storages[name].size - 1
+            elif self.simulated.get(name).size:
+                max_ids[name] = int(self.simulated.get(name).max())
+        return max_ids
+
+    def simulated_ids(self) -> dict[str, np.ndarray]:
+        return {p: self.simulated.get(p) for p in self.simulated.populations}
+
+    def create_cells(self, context: BuildContext, lb_mode: str = "round-robin") -> None:
+        cells = self.simulated_ids()
+        self.plan = load_balance.assign_ranks(cells, self.sim.nranks, lb_mode)
+        mine = load_balance.local_ids(cells, self.plan, self.sim.rank)
+        for name, manager in sorted(self.node_managers.items()):
+            if name in mine:
+                manager.instantiate(self.sim, mine[name], context)
+
+    def register_gids(self) -> None:
+        """Give every local cell its gid and spike detector; record all local spikes."""
+        sim, run = self.sim, self.setup.run
+        location = self.setup.conditions.spike_location
+        for manager in self.node_managers.values():
+            for node_id in sorted(manager.cells):
+                cell = manager.cells[node_id]
+                sim.pc.set_gid2node(cell.gid, sim.rank)
+                netcon = cell.spike_source(sim.h, location, run.spike_threshold)
+                sim.pc.cell(cell.gid, netcon)
+                self.spike_sources.append(netcon)
+
+    def create_edges(self) -> None:
+        simulated = {p: set(map(int, ids)) for p, ids in self.simulated_ids().items()}
+        for name, info in self.setup.edge_populations.items():
+            if info.type not in ("chemical", "synapse", ""):
+                log.warning("edge population %s of type %s is not supported yet", name, info.type)
+                continue
+            for end, pop in (("source", info.source), ("target", info.target)):
+                if pop not in self.node_managers:
+                    raise CircuitError(
+                        f"edge population '{name}' refers to {end} node population '{pop}',"
+                        " which the circuit config does not declare",
+                        file=info.edges_file,
+                        key=f"{name}.{end}",
+                    )
+            target = self.node_managers[info.target]
+            if not target.cells:
+                continue
+            storage = open_edge_population(info.edges_file, name)
+            manager = EdgeManager(info, storage, self.node_managers[info.source], target)
+            manager.create_synapses(self.sim, self.setup, simulated)
+            self.edge_managers.append(manager)
+
+    @property
+    def local_cell_count(self) -> int:
+        return sum(len(m.cells) for m in self.node_managers.values())
+
+    @property
+    def local_synapse_count(self) -> int:
+        return sum(m.synapse_count for m in self.edge_managers)
+
+    def population_of_gid(self) -> list[tuple[str, int]]:
+        """(population, offset) sorted by offset, to turn gids back into node ids."""
+        return sorted(((n, o) for n, o in self.offsets.items()), key=lambda item: item[1])

@@ -1,0 +1,347 @@
+"""Compile NMODL mechanisms once, cache the library by content, and load it into NEURON.
+
+Why a cache: nrnivmodl takes tens of seconds, and the same circuit is run many times (and
+by many MPI ranks at once). The build directory is named by a hash of everything that
+affects the result, so a hit is a directory lookup, and concurrent builders of the same
+key serialise on a file lock instead of racing.
+
+NEURON can load a mechanism library only once per process (a second library with the same
+names aborts with "user defined name already exists"), so all mechanisms of a run, ours and
+the circuit's, are compiled into one library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.errors import MechanismError
+
+LOG = logging.getLogger("sonatasim")
+
+MARKER = "BUILD_COMPLETE"
+LOG_NAME = "nrnivmodl.log"
+# Files nrnivmodl may need besides .mod: INCLUDEd NMODL snippets and C/C++ helpers that
+# nrnivmodl compiles from the build directory.
+AUX_SUFFIXES = (".inc", ".h", ".hpp", ".c", ".cpp")
+# Our own mechanisms; used to tell whether NEURON already has them from somewhere else.
+OWN_MECHANISMS = ("SonataVecStim", "SonataExp2Syn")
+_KEY_SCHEMA = "sonatasim-mechanisms-1"
+_TAIL_LINES = 30
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_ERROR = re.compile(r"\berror\b", re.IGNORECASE)
+
+_loaded_library: Path | None = None
+
+
+def default_mod_dir() -> Path:
+    """The engine's own NMODL (`mod/` at the repository top), or `$SONATASIM_MOD_DIR`."""
+    override = os.environ.get("SONATASIM_MOD_DIR")
+    if override:
+        return Path(override).expanduser()
+    return Path(__file__).resolve().parent.parent / "mod"
+
+
+def cache_dir() -> Path:
+    """Where compiled libraries live: `$SONATASIM_CACHE_DIR`, else the XDG cache."""
+    explicit = os.environ.get("SONATASIM_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "sonatasim"
+
+
+def neuron_version() -> str:
+    """NEURON's version without importing it (importing would start NEURON)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("neuron", "NEURON", "neuron-nightly"):
+        with contextlib.suppress(PackageNotFoundError):
+            return version(dist)
+    return "unknown"
+
+
+def _dir_sources(directory: Path, *, own: bool) -> dict[str, Path]:
+    """The .mod (and auxiliary) files of one directory, by file name."""
+    if not directory.is_dir():
+        what = "the engine's mod directory" if own else "mechanisms directory"
+        raise MechanismError(f"{what} does not exist: {directory}", file=str(directory))
+    files = {p.name: p for p in sorted(directory.iterdir()) if p.is_file()}
+    mods = {n: p for n, p in files.items() if p.suffix == ".mod"}
+    if not mods and not own:
+        raise MechanismError(
+            f"mechanisms directory has no .mod files: {directory}", file=str(directory)
+        )
+    aux = {n: p for n, p in files.items() if p.suffix in AUX_SUFFIXES}
+    return {**mods, **aux}
+
+
+def collect_sources(extra_dirs: Sequence[Path]) -> dict[str, Path]:
+    """All files to compile, by file name; extra dirs override ours and earlier extras."""
+    sources = _dir_sources(default_mod_dir(), own=True)
+    for directory in extra_dirs:
+        directory = Path(directory).expanduser().resolve()
+        for name, path in _dir_sources(directory, own=False).items():
+            previous = sources.get(name)
+            if previous is not None and previous.read_bytes() != path.read_bytes():
+                LOG.warning("mechanism file %s from %s replaces %s", name, path.parent, previous)
+            sources[name] = path
+    return sources
+
+
+def build_key(sources: dict[str, Path]) -> str:
+    """sha256 over file names and contents, the NEURON version and the machine."""
+    digest = hashlib.sha256()
+    for part in (_KEY_SCHEMA, neuron_version(), platform.machine()):
+        digest.update(part.encode() + b"\0")
+    for name in sorted(sources):
+        content = sources[name].read_bytes()
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def find_library(build_dir: Path) -> Path | None:
+    """The compiled libnrnmech inside a build directory, if there is one."""
+    patterns = (
+        f"{platform.machine()}/libnrnmech.*",
+        f"{platform.machine()}/.libs/libnrnmech.*",
+        "*/libnrnmech.*",
+        "*/.libs/libnrnmech.*",
+    )
+    for pattern in patterns:
+        found = sorted(p for p in build_dir.glob(pattern) if p.suffix in (".so", ".dylib"))
+        if found:
+            return found[0]
+    return None
+
+
+def _complete_library(build_dir: Path) -> Path | None:
+    if not (build_dir / MARKER).is_file():
+        return None
+    return find_library(build_dir)
+
+
+def nrnivmodl_path() -> str:
+    """The nrnivmodl of the running Python's environment, else the one on PATH."""
+    beside = Path(sys.executable).parent / "nrnivmodl"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nrnivmodl")
+    if found is None:
+        raise MechanismError("nrnivmodl not found next to Python nor on PATH")
+    return found
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """Exclusive flock: a second builder of the same key waits, then finds the result."""
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _failure_excerpt(path: Path, lines: int = _TAIL_LINES) -> str:
+    """The end of a failed build's log, plus the first error if it scrolled out of view."""
+    try:
+        text = _ANSI.sub("", path.read_text(errors="replace"))
+    except OSError:
+        return ""
+    rows = text.splitlines()
+    # the nrnivmodl wrapper ends with its own Python traceback: noise for the user
+    for index, row in enumerate(rows):
+        if row.startswith("Traceback (most recent call last)") and "nrnivmodl" in text:
+            rows = rows[:index]
+            break
+    while rows and not rows[-1].strip():
+        rows.pop()
+    start = max(0, len(rows) - lines)
+    first_error = next(
+        (i for i, row in enumerate(rows) if _ERROR.search(row) and not row.startswith("make")),
+        None,
+    )
+    excerpt = rows[start:]
+    if first_error is not None and first_error < start:
+        excerpt = rows[max(0, first_error - 2) : first_error + 6] + ["..."] + excerpt
+    return "\n".join(excerpt)
+
+
+def _compile(sources: dict[str, Path], root: Path, key: str) -> Path:
+    """Run nrnivmodl in a fresh directory under `root` and return that directory."""
+    work = Path(tempfile.mkdtemp(dir=root, prefix=f".build-{key[:16]}-"))
+    os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes 0700; a shared cache needs umask
+    for name, path in sources.items():
+        shutil.copyfile(path, work / name)
+    log_path = work / LOG_NAME
+    command = [nrnivmodl_path()]
+    LOG.info("compiling %d mechanism files with %s", len(sources), command[0])
+    with open(log_path, "w") as log:
+        log.write(f"# {' '.join(command)} in {work}\n")
+        for name, path in sorted(sources.items()):
+            log.write(f"# {name} <- {path}\n")
+        log.flush()
+        try:
+            result = subprocess.run(
+                command, cwd=work, stdout=log, stderr=subprocess.STDOUT, check=False
+            )
+        except OSError as exc:
+            raise MechanismError(f"could not run {command[0]}: {exc}") from exc
+    library = find_library(work)
+    if result.returncode != 0 or library is None:
+        failed = root / f"{key}.failed"
+        shutil.rmtree(failed, ignore_errors=True)
+        os.rename(work, failed)
+        log_path = failed / LOG_NAME
+        raise MechanismError(
+            f"nrnivmodl failed (exit code {result.returncode}); end of the log:\n"
+            f"{_failure_excerpt(log_path)}",
+            file=str(log_path),
+        )
+    marker = {
+        "key": key,
+        "neuron": neuron_version(),
+        "machine": platform.machine(),
+        "sources": {name: str(path) for name, path in sorted(sources.items())},
+    }
+    (work / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
+    return work
+
+
+def build_mechanisms(extra_dirs: Sequence[Path]) -> Path:
+    """Compile our mod files plus `extra_dirs` (or reuse the cache); return libnrnmech."""
+    sources = collect_sources(extra_dirs)
+    if not any(name.endswith(".mod") for name in sources):
+        raise MechanismError("no .mod files to compile", file=str(default_mod_dir()))
+    key = build_key(sources)
+    root = cache_dir() / "mechanisms"
+    final = root / key
+    library = _complete_library(final)
+    if library is not None:
+        return library
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MechanismError(f"cannot create the mechanism cache {root}: {exc}") from exc
+    with _locked(root / f".{key}.lock"):
+        library = _complete_library(final)
+        if library is not None:
+            return library
+        # holding the lock, any other build directory of this key was left by a crash
+        for stale in root.glob(f".build-{key[:16]}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        if final.exists():
+            shutil.rmtree(final)
+        work = _compile(sources, root, key)
+        os.rename(work, final)
+    library = _complete_library(final)
+    if library is None:
+        raise MechanismError(f"compiled library missing from {final}", file=str(final))
+    return library
+
+
+def mechanism_exists(h: Any, name: str) -> bool:
+    """Whether NEURON knows a density mechanism or point process called `name`."""
+    for kind in (0, 1):
+        types = h.MechanismType(kind)
+        selected = h.ref("")
+        for index in range(int(types.count())):
+            types.select(index)
+            types.selected(selected)
+            if selected[0] == name:
+                return True
+    return False
+
+
+def _load_library(h: Any, library: Path) -> None:
+    """nrn_load_dll once per process; a different second library is an error."""
+    global _loaded_library
+    library = library.resolve()
+    if _loaded_library is not None:
+        if _loaded_library == library:
+            return
+        raise MechanismError(
+            f"mechanisms already loaded in this process: {_loaded_library}; "
+            f"cannot also load {library} (NEURON loads one mechanism library per process)"
+        )
+    present = [name for name in OWN_MECHANISMS if mechanism_exists(h, name)]
+    if present:
+        raise MechanismError(
+            f"NEURON already has {', '.join(present)} from another library (NEURON loads "
+            "./<arch>/libnrnmech.so from the working directory and NRN_NMODL_PATH at "
+            "import); run from another directory or unset NRN_NMODL_PATH"
+        )
+    try:
+        ok = h.nrn_load_dll(str(library))
+    except RuntimeError as exc:
+        raise MechanismError(
+            f"loading {library} failed: {exc}. If a mechanism name already exists, NEURON "
+            "has loaded another mechanism library (e.g. ./<arch>/libnrnmech.so from the "
+            "working directory) or two mod files define the same mechanism",
+            file=str(library),
+        ) from exc
+    if not ok:
+        raise MechanismError(f"NEURON could not load {library}", file=str(library))
+    _loaded_library = library
+
+
+def _as_status(exc: BaseException) -> tuple[bool, str, str | None, str | None]:
+    if isinstance(exc, MechanismError):
+        return False, exc.plain_message, exc.file, exc.key
+    return False, f"{type(exc).__name__}: {exc}", None, None
+
+
+def load_mechanisms(extra_dirs: Sequence[Path], sim: Any) -> Path:
+    """Build (rank 0 first, the others then hit the cache) and load on every rank.
+
+    Every rank raises the same MechanismError when any rank fails, so none is left
+    waiting in a collective call.
+    """
+    status: tuple[bool, str, str | None, str | None] = (True, "", None, None)
+    if sim.nranks > 1:
+        if sim.rank == 0:
+            try:
+                build_mechanisms(extra_dirs)
+            except Exception as exc:  # any failure must reach the other ranks
+                status = _as_status(exc)
+        status = sim.broadcast(status, 0)
+        if not status[0]:
+            raise MechanismError(status[1], file=status[2], key=status[3])
+        sim.barrier()
+    library: Path | None = None
+    try:
+        library = build_mechanisms(extra_dirs)
+        _load_library(sim.h, library)
+    except Exception as exc:  # reported collectively below
+        if sim.nranks == 1:
+            raise
+        status = _as_status(exc)
+    if sim.nranks > 1:
+        failures = [(rank, s) for rank, s in enumerate(sim.allgather(status)) if not s[0]]
+        if failures:
+            rank, (_, message, file, key) = failures[0]
+            raise MechanismError(f"on rank {rank}: {message}", file=file, key=key)
+    assert library is not None
+    return library

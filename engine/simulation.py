@@ -1,0 +1,166 @@
+"""One simulation, start to end: build the model, run it, write the outputs.
+
+The order follows the data flow: config -> mechanisms -> cells -> gids -> synapses ->
+inputs -> recordings -> init -> psolve -> outputs. Every rank runs the same steps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.config import SimulationSetup
+from engine.errors import ConfigError
+from engine.managers.circuit import BuildContext, CircuitManager
+from engine.managers.replay import ReplayManager
+from engine.managers.spikes import SpikeRecorder
+from engine.summary import PhaseTimer, RunSummary, summarise
+
+log = logging.getLogger("sonatasim")
+
+PSOLVE_CHUNK_MS = 25.0
+MAX_SPIKE_EXCHANGE_STEP_MS = 4.0
+
+
+@dataclass
+class RunOptions:
+    mechanisms: list[Path] = field(default_factory=list)
+    lb_mode: str = "round-robin"
+    progress: bool = True
+
+
+@contextmanager
+def progress_bar(sim: Any, enabled: bool, total: float, desc: str, unit: str) -> Iterator[Any]:
+    """A tqdm bar on rank 0 only; a no-op callable elsewhere."""
+    if not (enabled and sim.is_root):
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True) as bar:
+        yield bar.update
+
+
+class Simulation:
+    def __init__(self, setup: SimulationSetup, sim: Any, options: RunOptions | None = None):
+        self.setup = setup
+        self.sim = sim
+        self.options = options or RunOptions()
+        self.timer = PhaseTimer()
+        self.circuit: CircuitManager | None = None
+        self.replay: ReplayManager | None = None
+        self.spikes: SpikeRecorder | None = None
+        self.total_spikes = 0
+
+    def build(self) -> None:
+        from engine.io.morphology import MorphologyLoader
+        from engine.mechanisms import load_mechanisms
+
+        setup, sim = self.setup, self.sim
+        with self.timer.phase("mechanisms"):
+            load_mechanisms(setup.mechanism_dirs + list(self.options.mechanisms), sim)
+        self._apply_globals()
+        with self.timer.phase("cells"):
+            self.circuit = CircuitManager(setup, sim)
+            total = sum(ids.size for ids in self.circuit.simulated_ids().values())
+            loader = MorphologyLoader().install(sim.h)
+            with progress_bar(sim, self.options.progress, total / sim.nranks, "cells", "cell") as p:
+                self.circuit.create_cells(BuildContext(loader, p), self.options.lb_mode)
+            self.circuit.register_gids()
+        log.info(
+            "Created %d cells on %d rank(s); gid offsets %s",
+            total,
+            sim.nranks,
+            ", ".join(f"{k}={v}" for k, v in self.circuit.offsets.items()),
+        )
+        with self.timer.phase("synapses"):
+            self.circuit.create_edges()
+        with self.timer.phase("inputs"):
+            self._create_inputs()
+        self._warn_unsupported_reports()
+        self.spikes = SpikeRecorder(sim)
+
+    def _apply_globals(self) -> None:
+        h, run, cond = self.sim.h, self.setup.run, self.setup.conditions
+        h.celsius = cond.celsius
+        h.v_init = cond.v_init
+        h.dt = run.dt
+        h.steps_per_ms = 1.0 / run.dt
+        h.tstop = run.tstop
+        h.secondorder = run.integration_method
+        h.cvode_active(0)
+        for suffix, values in cond.mechanisms.items():
+            for name, value in values.items():
+                hoc_name = f"{name}_{suffix}"
+                if not hasattr(h, hoc_name):
+                    raise ConfigError(
+                        f"mechanism global '{hoc_name}' does not exist (is {suffix} compiled?)",
+                        file=self.setup.config_path,
+                        key=f"conditions.mechanisms.{suffix}.{name}",
+                    )
+                setattr(h, hoc_name, float(value))
+
+    def _create_inputs(self) -> None:
+        self.replay = ReplayManager(self.sim, self.circuit)
+        for name in self.setup.input_names:
+            block = self.setup.input(name)
+            module = _enum_value(block.module)
+            if module == "synapse_replay":
+                self.replay.add_input(name, block)
+            else:
+                raise ConfigError(
+                    f"input module '{module}' is not supported yet (supported: synapse_replay)",
+                    file=self.setup.config_path,
+                    key=f"inputs.{name}.module",
+                )
+
+    def _warn_unsupported_reports(self) -> None:
+        names = sorted(self.setup.libsonata_config.list_report_names)
+        if names and self.sim.is_root:
+            log.warning("reports are not written yet; skipped: %s", ", ".join(names))
+
+    def run(self) -> None:
+        sim, run = self.sim, self.setup.run
+        h, pc = sim.h, sim.pc
+        with self.timer.phase("init"):
+            pc.set_maxstep(MAX_SPIKE_EXCHANGE_STEP_MS)
+            h.stdinit()
+        with (
+            self.timer.phase("run"),
+            progress_bar(sim, self.options.progress, run.tstop, "simulating", "ms") as step,
+        ):
+            while h.t < run.tstop - 1e-9:
+                until = min(h.t + PSOLVE_CHUNK_MS, run.tstop)
+                before = h.t
+                pc.psolve(until)
+                step(h.t - before)
+
+    def write_outputs(self) -> Path:
+        out = self.setup.output
+        if self.sim.is_root:
+            out.output_dir.mkdir(parents=True, exist_ok=True)
+        with self.timer.phase("write"):
+            populations = sorted(self.circuit.simulated.populations)
+            self.total_spikes = self.spikes.write(
+                out.spikes_file, self.circuit.offsets, populations, out.spikes_sort_order
+            )
+        self.sim.barrier()
+        return out.spikes_file
+
+    def summary(self) -> RunSummary | None:
+        return summarise(
+            self.sim,
+            self.timer,
+            self.circuit.local_cell_count,
+            self.circuit.local_synapse_count,
+            self.total_spikes,
+            str(self.setup.output.spikes_file),
+        )
+
+
+def _enum_value(value: Any) -> str:
+    return str(value.name) if hasattr(value, "name") else str(value)

@@ -1,0 +1,1 @@
+"""Input (stimulus) families, one module each, registered by name."""

@@ -1,0 +1,149 @@
+"""`sonatasim validate`: every check a run would make before simulating, all at once.
+
+No NEURON is started; files are opened, node sets resolved, templates and morphologies
+looked up, and each problem is collected instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.config import SimulationSetup, load_setup
+from engine.errors import UserError
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def check(self, func: Callable[[], Any]) -> Any:
+        try:
+            return func()
+        except UserError as exc:
+            self.problems.append(exc.describe())
+            return None
+
+    def add(self, message: str) -> None:
+        self.problems.append(message)
+
+
+def validate_config(config: str | Path) -> tuple[list[str], list[str]]:
+    """Return (problems, facts); problems empty when the config is runnable."""
+    from engine.managers.circuit import open_edge_population, open_node_population
+    from engine.managers.targets import TargetManager
+
+    out = _Collector()
+    setup = out.check(lambda: load_setup(config))
+    if setup is None:
+        return out.problems, []
+    facts = [
+        f"simulation config: {setup.config_path}",
+        f"circuit config: {setup.circuit_config_path}",
+    ]
+
+    storages = {}
+    for name, info in setup.node_populations.items():
+        storage = out.check(lambda i=info, n=name: open_node_population(i.nodes_file, n))
+        if storage is not None:
+            storages[name] = storage
+            facts.append(f"node population {name}: {info.type}, {storage.size} nodes")
+            if not info.is_virtual:
+                _check_cells(out, setup, name, info, storage)
+    for name, info in setup.edge_populations.items():
+        for end, pop in (("source", info.source), ("target", info.target)):
+            if pop not in setup.node_populations:
+                out.add(
+                    f"in {info.edges_file} at '{name}.{end}': node population '{pop}' is not"
+                    " declared in the circuit config"
+                )
+        storage = out.check(lambda i=info, n=name: open_edge_population(i.edges_file, n))
+        if storage is not None:
+            facts.append(f"edge population {name}: {info.source} -> {info.target}, {storage.size}")
+
+    targets = out.check(lambda: TargetManager(setup.node_sets_files, storages))
+    if targets is not None:
+        _check_node_sets(out, setup, targets)
+    for directory in setup.mechanism_dirs:
+        if not directory.is_dir():
+            out.add(f"mechanisms_dir {directory} does not exist")
+    _check_inputs(out, setup)
+    return out.problems, facts
+
+
+def _check_cells(out: _Collector, setup: SimulationSetup, name: str, info: Any, storage: Any):
+    """Every template and morphology the population names must exist."""
+    if "model_template" not in storage.attribute_names:
+        out.add(f"in {info.nodes_file} at '{name}': no model_template attribute")
+        return
+    ids = np.arange(storage.size, dtype=np.uint64)
+    from engine.managers.nodes import read_attribute
+
+    templates = out.check(lambda: read_attribute(storage, "model_template", ids, info.nodes_file))
+    if templates is None or info.type not in ("biophysical", "single_compartment"):
+        return
+    for template in sorted(set(map(str, templates))):
+        if not template.startswith("hoc:"):
+            out.add(f"in {info.nodes_file} at 'model_template': '{template}' is not hoc:<Name>")
+            continue
+        models = info.biophysical_neuron_models_dir
+        path = (models or Path(".")) / f"{template[4:]}.hoc"
+        if models is None or not path.exists():
+            out.add(f"hoc template not found: {path} (population {name})")
+    if "morphology" not in storage.attribute_names:
+        out.add(f"in {info.nodes_file} at '{name}': no morphology attribute")
+        return
+    morph_dir, ext = _morphology_source(info)
+    if morph_dir is None:
+        out.add(f"population {name} has no morphologies_dir")
+        return
+    names = read_attribute(storage, "morphology", ids, info.nodes_file)
+    missing = [
+        n for n in sorted(set(map(str, names))) if not (morph_dir / _with_ext(n, ext)).exists()
+    ]
+    if missing and morph_dir.suffix != ".h5":
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        out.add(f"{len(missing)} morphologies missing in {morph_dir}: {shown}")
+
+
+def _morphology_source(info: Any) -> tuple[Path | None, str]:
+    alt = info.alternate_morphologies
+    if "neurolucida-asc" in alt:
+        return alt["neurolucida-asc"], "asc"
+    if "h5v1" in alt:
+        return alt["h5v1"], "h5"
+    return info.morphologies_dir, "swc"
+
+
+def _with_ext(name: str, ext: str) -> str:
+    return name if Path(name).suffix else f"{name}.{ext}"
+
+
+def _check_node_sets(out: _Collector, setup: SimulationSetup, targets: Any) -> None:
+    names: list[tuple[str, str]] = []
+    if setup.node_set:
+        names.append((setup.node_set, "node_set"))
+    for name in setup.input_names:
+        block = out.check(lambda n=name: setup.input(n))
+        node_set = getattr(block, "node_set", None)
+        if node_set:
+            names.append((node_set, f"inputs.{name}.node_set"))
+    for name in setup.libsonata_config.list_report_names:
+        cells = setup.libsonata_config.report(name).cells
+        if cells:
+            names.append((cells, f"reports.{name}.cells"))
+    for node_set, key in names:
+        target = out.check(lambda s=node_set, k=key: targets.target(s, key=k))
+        if target is not None and target.size() == 0:
+            out.add(f"at '{key}': node set '{node_set}' selects no node")
+
+
+def _check_inputs(out: _Collector, setup: SimulationSetup) -> None:
+    for name in setup.input_names:
+        block = setup.input(name)
+        spike_file = getattr(block, "spike_file", None)
+        if spike_file and not Path(spike_file).exists():
+            out.add(f"at 'inputs.{name}.spike_file': {spike_file} does not exist")
