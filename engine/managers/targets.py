@@ -76,10 +76,16 @@ class TargetManager:
             known = ", ".join(self.names[:20]) or "none defined"
             raise ConfigError(f"node set '{name}' is not defined (known: {known})", key=key)
         target = Target(name)
+        missing_attribute = []
         for pop_name in sorted(self._populations):
             try:
                 selection = self._node_sets.materialize(name, self._populations[pop_name])
             except libsonata.SonataError as exc:
+                # libsonata raises when a queried attribute is absent from a population,
+                # even one the set does not mean; such a population simply has no match.
+                if "No such attribute" in str(exc):
+                    missing_attribute.append(str(exc))
+                    continue
                 raise ConfigError(
                     f"cannot resolve node set '{name}': {exc}",
                     file=self._origin.get(name),
@@ -88,6 +94,12 @@ class TargetManager:
             ids = np.asarray(selection.flatten(), dtype=np.uint64)
             if ids.size:
                 target.ids[pop_name] = np.unique(ids)
+        if missing_attribute and len(missing_attribute) == len(self._populations):
+            raise ConfigError(
+                f"cannot resolve node set '{name}': {missing_attribute[0]} in any population",
+                file=self._origin.get(name),
+                key=key,
+            )
         self._cache[name] = target
         return target
 

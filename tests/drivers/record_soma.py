@@ -35,9 +35,18 @@ def main() -> None:
     simulation.write_outputs()
     local = {k: np.array(v) for k, v in vectors.items()}
     parts = sim.gather(local, 0)
+    recorded = simulation.spikes.gather()  # what NEURON recorded, before any file I/O
     if sim.is_root:
         merged = {f"v_{k}": v for part in parts for k, v in part.items()}
-        np.savez(out, t=np.array(t), **merged)
+        offset = manager.offset
+        np.savez(
+            out,
+            t=np.array(t),
+            spike_node_ids=recorded[0] - offset,
+            spike_times=recorded[1],
+            spikes_file=str(setup.output.spikes_file),
+            **merged,
+        )
     sim.barrier()
 
 
