@@ -127,10 +127,67 @@ def _load_simulation_config(path: Path) -> libsonata.SimulationConfig:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the file: {exc}", file=path) from None
+    _check_value_types(json.loads(text), path)
     try:
         return libsonata.SimulationConfig(text, str(path.parent.resolve()))
-    except libsonata.SonataError as exc:
+    except (libsonata.SonataError, RuntimeError) as exc:
         raise ConfigError(_explain_sonata_error(str(exc)), file=path) from None
+
+
+_NUMBER, _INTEGER, _STRING, _BOOL = "a number", "an integer", "a string", "true or false"
+_EXPECTED_TYPES = {
+    "run": {
+        "tstop": _NUMBER,
+        "dt": _NUMBER,
+        "random_seed": _INTEGER,
+        "spike_threshold": _NUMBER,
+        "stimulus_seed": _INTEGER,
+        "ionchannel_seed": _INTEGER,
+        "minis_seed": _INTEGER,
+        "synapse_seed": _INTEGER,
+        "integration_method": _STRING,
+    },
+    "conditions": {
+        "celsius": _NUMBER,
+        "v_init": _NUMBER,
+        "extracellular_calcium": _NUMBER,
+        "randomize_gaba_rise_time": _BOOL,
+        "spike_location": _STRING,
+    },
+    "output": {
+        "output_dir": _STRING,
+        "spikes_file": _STRING,
+        "log_file": _STRING,
+        "spikes_sort_order": _STRING,
+    },
+    "": {"network": _STRING, "node_set": _STRING, "node_sets_file": _STRING},
+}
+
+
+def _type_ok(value: Any, expected: str) -> bool:
+    if expected == _NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected == _INTEGER:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == _STRING:
+        return isinstance(value, str)
+    return isinstance(value, bool)
+
+
+def _check_value_types(data: Any, path: Path) -> None:
+    """Name the key of a wrongly typed value (libsonata's own message does not)."""
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a JSON object", file=path)
+    for section, keys in _EXPECTED_TYPES.items():
+        block = data if section == "" else data.get(section, {})
+        if not isinstance(block, dict):
+            raise ConfigError("must be a JSON object", file=path, key=section)
+        for key, expected in keys.items():
+            if key in block and block[key] is not None and not _type_ok(block[key], expected):
+                where = f"{section}.{key}" if section else key
+                raise ConfigError(
+                    f"must be {expected}, got {json.dumps(block[key])}", file=path, key=where
+                )
 
 
 def _explain_sonata_error(message: str) -> str:
@@ -154,7 +211,7 @@ def _load_circuit_config(path: Path) -> libsonata.CircuitConfig:
         ) from None
     try:
         return libsonata.CircuitConfig(text, str(path.parent.resolve()))
-    except libsonata.SonataError as exc:
+    except (libsonata.SonataError, RuntimeError) as exc:
         raise ConfigError(str(exc), file=path) from None
 
 
