@@ -133,7 +133,7 @@ with Phase("cells"):
 with Phase("edges"):
     netcons = []
     src, tgt, weight, delay = edges["net__net"]
-    for s, t, w, d in zip(src.tolist(), tgt.tolist(), weight.tolist(), delay.tolist()):
+    for s, t, w, d in zip(src.tolist(), tgt.tolist(), weight.tolist(), delay.tolist(), strict=True):
         nc = pc.gid_connect(s, cells[t])
         nc.delay = d
         nc.weight[0] = w
@@ -152,7 +152,7 @@ with Phase("inputs"):
         stim.play(vec)
         stims[s] = stim
         vectors.append(vec)
-    for s, t, w, d in zip(src.tolist(), tgt.tolist(), weight.tolist(), delay.tolist()):
+    for s, t, w, d in zip(src.tolist(), tgt.tolist(), weight.tolist(), delay.tolist(), strict=True):
         stim = stims.get(s)
         if stim is None:
             continue

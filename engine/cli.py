@@ -131,7 +131,7 @@ def run(
     spikes_file = simulation.write_outputs()
     summary = simulation.summary()
     if summary is not None:
-        for line in summary.lines():
+        for line in summary.lines() + simulation.reports.summary_lines():
             log.info(line)
         log.info("Done in %.2f s. Spikes: %s", time.perf_counter() - started, spikes_file)
     sim.barrier()

@@ -17,7 +17,9 @@ from engine.config import SimulationSetup
 from engine.errors import ConfigError
 from engine.managers.circuit import BuildContext, CircuitManager
 from engine.managers.replay import ReplayManager
+from engine.managers.reports import ReportManager
 from engine.managers.spikes import SpikeRecorder
+from engine.managers.stimuli import StimulusManager
 from engine.summary import PhaseTimer, RunSummary, summarise
 
 log = logging.getLogger("sonatasim")
@@ -53,6 +55,8 @@ class Simulation:
         self.timer = PhaseTimer()
         self.circuit: CircuitManager | None = None
         self.replay: ReplayManager | None = None
+        self.stimuli: StimulusManager | None = None
+        self.reports: ReportManager | None = None
         self.spikes: SpikeRecorder | None = None
         self.total_spikes = 0
 
@@ -81,7 +85,9 @@ class Simulation:
             self.circuit.create_edges()
         with self.timer.phase("inputs"):
             self._create_inputs()
-        self._warn_unsupported_reports()
+        with self.timer.phase("reports"):
+            self.reports = ReportManager(sim, self.circuit, setup)
+            self.reports.create()
         self.spikes = SpikeRecorder(sim)
 
     def _apply_globals(self) -> None:
@@ -105,23 +111,15 @@ class Simulation:
                 setattr(h, hoc_name, float(value))
 
     def _create_inputs(self) -> None:
+        """Inputs in config-file order; the position keys noise streams (see stimuli)."""
         self.replay = ReplayManager(self.sim, self.circuit)
-        for name in self.setup.input_names:
+        self.stimuli = StimulusManager(self.sim, self.circuit, self.setup)
+        for position, name in enumerate(self.setup.input_names):
             block = self.setup.input(name)
-            module = _enum_value(block.module)
-            if module == "synapse_replay":
+            if _enum_value(block.module) == "synapse_replay":
                 self.replay.add_input(name, block)
             else:
-                raise ConfigError(
-                    f"input module '{module}' is not supported yet (supported: synapse_replay)",
-                    file=self.setup.config_path,
-                    key=f"inputs.{name}.module",
-                )
-
-    def _warn_unsupported_reports(self) -> None:
-        names = sorted(self.setup.libsonata_config.list_report_names)
-        if names and self.sim.is_root:
-            log.warning("reports are not written yet; skipped: %s", ", ".join(names))
+                self.stimuli.add_input(position, name, block)
 
     def run(self) -> None:
         sim, run = self.sim, self.setup.run
@@ -137,6 +135,7 @@ class Simulation:
                 until = min(h.t + PSOLVE_CHUNK_MS, run.tstop)
                 before = h.t
                 pc.psolve(until)
+                self.reports.flush()
                 step(h.t - before)
 
     def write_outputs(self) -> Path:
@@ -148,6 +147,7 @@ class Simulation:
             self.total_spikes = self.spikes.write(
                 out.spikes_file, self.circuit.offsets, populations, out.spikes_sort_order
             )
+            self.reports.finalize()
         self.sim.barrier()
         return out.spikes_file
 

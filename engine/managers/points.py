@@ -1,0 +1,87 @@
+"""Target points: the local cells of a node set and the segments on them that an input or a
+report attaches to (soma centre, every segment of a section type, or a compartment set).
+
+Points are listed per cell in ascending gid, segments in section-id order, so the order of
+created objects never depends on the rank count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import ConfigError
+
+SECTION_LISTS = {"soma": "somatic", "axon": "axonal", "dend": "basal", "apic": "apical"}
+SECTION_PREFIXES = {"soma": "soma", "axon": "axon", "dend": "dend", "apic": "apic"}
+
+
+@dataclass
+class TargetPoint:
+    """One local cell and the (section id, x) locations chosen on it."""
+
+    population: str
+    node_id: int
+    gid: int
+    cell: Any
+    section_ids: list[int] = field(default_factory=list)
+    xs: list[float] = field(default_factory=list)
+
+    def segments(self) -> list[Any]:
+        return [self.cell.sections[s](x) for s, x in zip(self.section_ids, self.xs, strict=True)]
+
+
+def section_ids_of_type(cell: Any, section_type: str) -> list[int]:
+    """SONATA section ids of the cell's sections of one type (soma/axon/dend/apic/all)."""
+    if section_type == "all":
+        return list(range(len(cell.sections)))
+    if section_type not in SECTION_LISTS:
+        raise ConfigError(f"unknown section type '{section_type}'", key="sections")
+    index = {sec.name(): i for i, sec in enumerate(cell.sections)}
+    hoc_list = getattr(cell.hoc, SECTION_LISTS[section_type], None)
+    if hoc_list is not None:
+        return sorted(index[s.name()] for s in hoc_list if s.name() in index)
+    prefix = SECTION_PREFIXES[section_type]
+    return [i for i, s in enumerate(cell.sections) if s.name().split(".")[-1].startswith(prefix)]
+
+
+def segment_locations(cell: Any, section_ids: list[int], compartments: str) -> tuple[list, list]:
+    """(section ids, xs): the centre of each section, or the centre of every segment."""
+    ids, xs = [], []
+    for sid in section_ids:
+        sec = cell.sections[sid]
+        if compartments == "center":
+            ids.append(sid)
+            xs.append(0.5)
+        else:
+            for seg in sec:
+                ids.append(sid)
+                xs.append(seg.x)
+    return ids, xs
+
+
+def local_target_points(
+    circuit: Any,
+    node_set: str,
+    *,
+    sections: str = "soma",
+    compartments: str = "center",
+    key: str = "node_set",
+) -> list[TargetPoint]:
+    """Points on this rank's cells of `node_set`, ascending gid."""
+    target = circuit.targets.target(node_set, key=key)
+    points = []
+    for population in target.populations:
+        manager = circuit.node_managers[population]
+        wanted = set(map(int, target.get(population)))
+        for node_id in sorted(wanted & set(manager.cells)):
+            cell = manager.cells[node_id]
+            point = TargetPoint(population, node_id, cell.gid, cell)
+            if not getattr(cell, "is_artificial", False):
+                ids = section_ids_of_type(cell, sections)
+                if sections == "soma" and compartments == "center":
+                    ids = ids[:1]
+                point.section_ids, point.xs = segment_locations(cell, ids, compartments)
+            points.append(point)
+    points.sort(key=lambda p: p.gid)
+    return points
