@@ -189,6 +189,22 @@ def validate(config: Path, debug: bool) -> None:
     click.echo("OK: the configuration is valid.")
 
 
+def _register_subcommands() -> None:
+    """Add the commands of every engine.commands module (balance, plot, ...)."""
+    import importlib
+    import pkgutil
+
+    import engine.commands as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"engine.commands.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            cli.add_command(command)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     cli(prog_name="sonatasim")
 

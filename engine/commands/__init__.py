@@ -1,0 +1,1 @@
+"""Extra `sonatasim` subcommands; each module exports COMMANDS, a list of click commands."""
