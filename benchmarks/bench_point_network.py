@@ -210,6 +210,9 @@ def table(engine: dict, plain: dict, n_edges: int) -> list[str]:
 
     for label, e_phase, p_phase in ROWS:
         row(label, engine["phases"].get(e_phase) if e_phase else None, plain["phases"][p_phase])
+    mapped = {e for _, e, _ in ROWS} | {"run", "write"}
+    for name in [n for n in engine["phases"] if n not in mapped]:  # phases the engine added
+        row(name, engine["phases"][name], None)
     row("setup total", engine["setup"], plain["setup"])
     row("run", engine["phases"]["run"], plain["phases"]["run"])
     row("process wall time", engine["process_wall"], plain["process_wall"])
