@@ -17,12 +17,9 @@ from engine.compat import round_delays, synapse_ids_per_target
 from engine.config import EdgePopulationInfo
 from engine.errors import CircuitError
 from engine.managers.nodes import NodeManager, selection
+from engine.managers.synapse_models import choose_synapse_model
 
 log = logging.getLogger("sonatasim")
-
-DEFAULT_SYNAPSE = "SonataExp2Syn"
-INHIBITORY_REVERSAL = -80.0
-EXCITATORY_REVERSAL = 0.0
 
 
 @dataclass
@@ -62,7 +59,7 @@ class EdgeManager:
     def name(self) -> str:
         return self.info.name
 
-    def _attribute(self, name: str, edges: libsonata.Selection) -> np.ndarray:
+    def attribute(self, name: str, edges: libsonata.Selection) -> np.ndarray:
         try:
             if name.startswith("@dynamics:"):
                 return np.asarray(self.storage.get_dynamics_attribute(name[10:], edges))
@@ -72,14 +69,14 @@ class EdgeManager:
                 f"cannot read edge attribute: {exc}", file=self.info.edges_file, key=name
             ) from None
 
-    def _has(self, name: str) -> bool:
+    def has_attribute(self, name: str) -> bool:
         if name.startswith("@dynamics:"):
             return name[10:] in self.storage.dynamics_attribute_names
         return name in self.storage.attribute_names
 
-    def _optional(self, name: str, edges: Any, default: float, n: int) -> np.ndarray:
-        if self._has(name):
-            return self._attribute(name, edges).astype(np.float64)
+    def optional_attribute(self, name: str, edges: Any, default: float, n: int) -> np.ndarray:
+        if self.has_attribute(name):
+            return self.attribute(name, edges).astype(np.float64)
         return np.full(n, default, dtype=np.float64)
 
     def read_local_edges(self, dt: float) -> LocalEdges:
@@ -98,11 +95,11 @@ class EdgeManager:
             return LocalEdges(edge_ids, empty, empty, empty, empty, empty)
         source_ids = np.asarray(self.storage.source_nodes(edges), dtype=np.uint64)
         target_ids = np.asarray(self.storage.target_nodes(edges), dtype=np.uint64)
-        if not self._has("delay"):
+        if not self.has_attribute("delay"):
             raise CircuitError(
                 "edges have no 'delay' attribute", file=self.info.edges_file, key=self.name
             )
-        delays = round_delays(self._attribute("delay", edges), dt)
+        delays = round_delays(self.attribute("delay", edges), dt)
         return LocalEdges(
             edge_ids=edge_ids,
             source_ids=source_ids,
@@ -114,12 +111,12 @@ class EdgeManager:
 
     def _weights_us(self, edges: Any, n: int, artificial: bool) -> np.ndarray:
         """NetCon weights: syn_weight as given (µS / unitless), conductance in nS -> µS."""
-        if artificial and self._has("syn_weight"):
-            return self._attribute("syn_weight", edges).astype(np.float64)
-        if self._has("conductance"):
-            return self._attribute("conductance", edges).astype(np.float64) * 1e-3
-        if self._has("syn_weight"):
-            return self._attribute("syn_weight", edges).astype(np.float64)
+        if artificial and self.has_attribute("syn_weight"):
+            return self.attribute("syn_weight", edges).astype(np.float64)
+        if self.has_attribute("conductance"):
+            return self.attribute("conductance", edges).astype(np.float64) * 1e-3
+        if self.has_attribute("syn_weight"):
+            return self.attribute("syn_weight", edges).astype(np.float64)
         raise CircuitError(
             "edges have neither 'conductance' nor 'syn_weight'",
             file=self.info.edges_file,
@@ -157,15 +154,15 @@ class EdgeManager:
 
     def _place_synapses(self, h: Any, edges: Any, local: LocalEdges) -> list[Any]:
         n = len(local)
-        if not self._has("afferent_section_id"):
+        if not self.has_attribute("afferent_section_id"):
             raise CircuitError(
                 "edges onto detailed cells need 'afferent_section_id'",
                 file=self.info.edges_file,
                 key=self.name,
             )
-        section_ids = self._attribute("afferent_section_id", edges).astype(np.int64)
-        positions = self._optional("afferent_section_pos", edges, 0.5, n)
-        model = self._synapse_model(edges, n)
+        section_ids = self.attribute("afferent_section_id", edges).astype(np.int64)
+        positions = self.optional_attribute("afferent_section_pos", edges, 0.5, n)
+        model = choose_synapse_model(self, edges, n)
         cells = self.target.cells
         synapses = []
         for i in range(n):
@@ -173,56 +170,6 @@ class EdgeManager:
             segment = cell.segment(int(section_ids[i]), float(positions[i]))
             synapses.append(model(h, segment, i))
         return synapses
-
-    def _synapse_model(self, edges: Any, n: int) -> Any:
-        """A factory (h, segment, index) -> point process, chosen from the edge attributes."""
-        template = None
-        if self._has("model_template"):
-            kinds = set(self._attribute("model_template", edges).tolist())
-            if len(kinds) > 1:
-                raise CircuitError(
-                    f"several synapse models in one edge population: {sorted(kinds)}",
-                    file=self.info.edges_file,
-                    key="model_template",
-                )
-            template = str(kinds.pop()).lower()
-        if template in ("exp2syn",):
-            tau1 = self._optional("@dynamics:tau1", edges, 0.5, n)
-            tau2 = self._optional("@dynamics:tau2", edges, 2.0, n)
-            erev = self._optional("@dynamics:erev", edges, 0.0, n)
-
-            def exp2syn(h: Any, segment: Any, i: int) -> Any:
-                syn = h.Exp2Syn(segment)
-                syn.tau1, syn.tau2, syn.e = tau1[i], tau2[i], erev[i]
-                return syn
-
-            return exp2syn
-        if template in ("expsyn",):
-            tau = self._optional("@dynamics:tau", edges, 2.0, n)
-            erev = self._optional("@dynamics:erev", edges, 0.0, n)
-
-            def expsyn(h: Any, segment: Any, i: int) -> Any:
-                syn = h.ExpSyn(segment)
-                syn.tau, syn.e = tau[i], erev[i]
-                return syn
-
-            return expsyn
-        if template not in (None, ""):
-            raise CircuitError(
-                f"synapse model '{template}' is not supported yet",
-                file=self.info.edges_file,
-                key="model_template",
-            )
-        decay = self._optional("decay_time", edges, 1.7, n)
-        syn_type = self._optional("syn_type_id", edges, 100, n)
-        reversal = np.where(syn_type < 100, INHIBITORY_REVERSAL, EXCITATORY_REVERSAL)
-
-        def default(h: Any, segment: Any, i: int) -> Any:
-            syn = getattr(h, DEFAULT_SYNAPSE)(segment)
-            syn.tau_d, syn.e = decay[i], reversal[i]
-            return syn
-
-        return default
 
     @property
     def synapse_count(self) -> int:
