@@ -16,7 +16,8 @@ import numpy as np
 from engine.compat import round_delays, synapse_ids_per_target
 from engine.config import EdgePopulationInfo
 from engine.errors import CircuitError
-from engine.managers.nodes import NodeManager, selection
+from engine.managers.attributes import AttributeReader, selection
+from engine.managers.nodes import NodeManager
 from engine.managers.synapse_models import choose_synapse_model
 
 log = logging.getLogger("sonatasim")
@@ -50,6 +51,7 @@ class EdgeManager:
     ):
         self.info = info
         self.storage = storage
+        self.attributes = AttributeReader(storage, info.edges_file)
         self.source = source
         self.target = target
         self.local: LocalEdges | None = None
@@ -59,25 +61,14 @@ class EdgeManager:
     def name(self) -> str:
         return self.info.name
 
-    def attribute(self, name: str, edges: libsonata.Selection) -> np.ndarray:
-        try:
-            if name.startswith("@dynamics:"):
-                return np.asarray(self.storage.get_dynamics_attribute(name[10:], edges))
-            return np.asarray(self.storage.get_attribute(name, edges))
-        except libsonata.SonataError as exc:
-            raise CircuitError(
-                f"cannot read edge attribute: {exc}", file=self.info.edges_file, key=name
-            ) from None
+    def attribute(self, name: str, edges: Any) -> np.ndarray:
+        return self.attributes.read(name, edges)
 
     def has_attribute(self, name: str) -> bool:
-        if name.startswith("@dynamics:"):
-            return name[10:] in self.storage.dynamics_attribute_names
-        return name in self.storage.attribute_names
+        return self.attributes.has(name)
 
     def optional_attribute(self, name: str, edges: Any, default: float, n: int) -> np.ndarray:
-        if self.has_attribute(name):
-            return self.attribute(name, edges).astype(np.float64)
-        return np.full(n, default, dtype=np.float64)
+        return self.attributes.read_optional(name, edges, default, n)
 
     def read_local_edges(self, dt: float) -> LocalEdges:
         """All afferent edges of local target cells, read in bulk."""

@@ -11,30 +11,22 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import libsonata
 import numpy as np
 
 from engine.config import NodePopulationInfo
 from engine.errors import CircuitError
+from engine.managers.attributes import AttributeReader, selection  # noqa: F401
 from engine.managers.cells import ArtificialCell, BiophysicalCell
+from engine.managers.templates import instantiate_hoc_cell
 
 log = logging.getLogger("sonatasim")
 
 ARTIFICIAL_CELLS = {"IntFire1", "IntFire2", "IntFire4", "NetStim"}
 
 
-def selection(ids: np.ndarray) -> libsonata.Selection:
-    return libsonata.Selection(np.asarray(ids, dtype=np.uint64))
-
-
 def read_attribute(storage: Any, name: str, ids: np.ndarray, file: Path) -> np.ndarray:
     """One bulk read of a node attribute for the given ids, errors naming the file."""
-    try:
-        if name.startswith("@dynamics:"):
-            return np.asarray(storage.get_dynamics_attribute(name[10:], selection(ids)))
-        return np.asarray(storage.get_attribute(name, selection(ids)))
-    except libsonata.SonataError as exc:
-        raise CircuitError(f"cannot read node attribute: {exc}", file=file, key=name) from None
+    return AttributeReader(storage, file).read(name, ids)
 
 
 class NodeManager:
@@ -43,6 +35,7 @@ class NodeManager:
     def __init__(self, info: NodePopulationInfo, storage: Any, offset: int):
         self.info = info
         self.storage = storage
+        self.attributes = AttributeReader(storage, info.nodes_file)
         self.offset = offset
         self.local_ids = np.zeros(0, dtype=np.uint64)
         self.cells: dict[int, Any] = {}
@@ -63,12 +56,10 @@ class NodeManager:
 
     def attribute(self, name: str, ids: np.ndarray | None = None) -> np.ndarray:
         ids = self.local_ids if ids is None else ids
-        return read_attribute(self.storage, name, ids, self.info.nodes_file)
+        return self.attributes.read(name, ids)
 
     def has_attribute(self, name: str) -> bool:
-        if name.startswith("@dynamics:"):
-            return name[10:] in self.storage.dynamics_attribute_names
-        return name in self.storage.attribute_names
+        return self.attributes.has(name)
 
 
 class VirtualNodeManager(NodeManager):
@@ -139,21 +130,6 @@ class BiophysicalNodeManager(NodeManager):
             )
         return self.info.morphologies_dir, "swc"
 
-    def _load_template(self, h: Any, name: str) -> None:
-        if hasattr(h, name):
-            return
-        models_dir = self.info.biophysical_neuron_models_dir
-        if models_dir is None:
-            raise CircuitError(
-                f"population '{self.name}' has no biophysical_neuron_models_dir",
-                key="components.biophysical_neuron_models_dir",
-            )
-        path = models_dir / f"{name}.hoc"
-        if not path.exists():
-            raise CircuitError("hoc template not found", file=path, key="model_template")
-        if not h.load_file(str(path)) or not hasattr(h, name):
-            raise CircuitError(f"file does not define template {name}", file=path)
-
     def instantiate(self, sim: Any, local_ids: np.ndarray, context: Any) -> None:
         super().instantiate(sim, local_ids, context)
         if not self.local_ids.size:
@@ -166,26 +142,17 @@ class BiophysicalNodeManager(NodeManager):
         loader = context.morphology_loader
         for index, node_id in enumerate(self.local_ids):
             template = str(templates[index])
-            if not template.startswith("hoc:"):
+            kind, _, name = template.partition(":")
+            if kind != "hoc":
                 raise CircuitError(
-                    f"node {node_id}: model_template '{template}' is not supported here"
+                    f"node {node_id}: model_template '{template}' is not supported yet"
                     " (expected hoc:<TemplateName>)",
                     file=self.info.nodes_file,
                     key="model_template",
                 )
-            name = template[4:]
-            self._load_template(h, name)
-            morph_file = str(morphologies[index])
-            if not Path(morph_file).suffix:
-                morph_file = f"{morph_file}.{ext}"
-            try:
-                hoc = getattr(h, name)(int(node_id), str(morph_dir), morph_file, 0)
-            except RuntimeError as exc:
-                raise CircuitError(
-                    f"template {name} failed for node {node_id} (morphology {morph_file}): {exc}",
-                    file=self.info.nodes_file,
-                ) from None
-            sections = loader.sections_of(hoc) or list(hoc.all)
+            hoc, sections = instantiate_hoc_cell(
+                h, self.info, name, int(node_id), morph_dir, str(morphologies[index]), ext, loader
+            )
             context.progress(1)
             self.cells[int(node_id)] = BiophysicalCell(
                 gid=self.gid(node_id),
