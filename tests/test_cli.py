@@ -1,0 +1,37 @@
+"""The command line itself: version, help on every command, log file, run summary."""
+
+from __future__ import annotations
+
+import re
+
+from engine import __version__
+from engine.io.generator import generate_ring
+from tests.conftest import run_cli
+
+
+def test_version():
+    result = run_cli("--version")
+    assert __version__ in result.stdout
+
+
+def test_every_command_has_help():
+    top = run_cli("--help").stdout
+    commands = re.findall(r"^  (\S+)\s", top.split("Commands:")[1], flags=re.M)
+    assert {"run", "validate"} <= set(commands)
+    for command in commands:
+        text = run_cli(command, "--help").stdout
+        assert "Usage:" in text and "--help" in text
+
+
+def test_run_prints_a_summary_and_writes_the_log_file(tmp_path):
+    ring = generate_ring(tmp_path / "ring", n_cells=3, cell_kind="point")
+    log_file = tmp_path / "logs" / "run.log"
+    result = run_cli(
+        "run", ring.simulation_config, "--output-dir", tmp_path / "out", "--log-file", log_file
+    )
+    for label in ("cells", "synapses", "spikes", "setup time", "run time", "peak memory"):
+        assert re.search(rf"^\s+{label}\s", result.stdout, flags=re.M), label
+    assert re.search(r"^\s+cells\s+3$", result.stdout, flags=re.M)
+    assert str(tmp_path / "out" / "spikes.h5") in result.stdout
+    logged = log_file.read_text()
+    assert "Summary" in logged and "spikes written" in logged
