@@ -1,16 +1,22 @@
 """StimulusManager: turns each `inputs` block into stimuli on the local cells.
 
 Input families live in `engine/stimuli/`, one module each, registered by module name; this
-manager only resolves targets and dispatches. (synapse_replay is the ReplayManager's.)
+manager keeps what blocks share (block counters that key the random streams, the
+Random123 global index) and dispatches. (synapse_replay is the ReplayManager's.)
+
+Every rank sees every block in config order, so the counters advance identically on all
+ranks whether or not a rank has cells in the block.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.stimuli import registry
+from engine.stimuli import random_streams, registry
+from engine.stimuli.base import StimulusContext
 
 log = logging.getLogger("sonatasim")
 
@@ -20,7 +26,9 @@ class StimulusManager:
         self.sim = sim
         self.circuit = circuit
         self.setup = setup
+        self.context = StimulusContext(sim, circuit, setup)
         self.stimuli: list[Any] = []
+        random_streams.set_global_index(sim.h, setup.run.random_seed)
 
     def add_input(self, position: int, name: str, block: Any) -> None:
         module = registry.module_name(block)
@@ -32,9 +40,24 @@ class StimulusManager:
                 file=self.setup.config_path,
                 key=f"inputs.{name}.module",
             )
-        stimulus = stimulus_class(self.sim, self.circuit, self.setup, position, name, block)
+        stimulus = stimulus_class(self.context, position, name, block)
         stimulus.create()
         self.stimuli.append(stimulus)
+        log.debug("input %s: %s", name, stimulus.summary())
+
+    @property
+    def injections(self) -> list[Any]:
+        return [i for s in self.stimuli for i in getattr(s, "injections", [])]
+
+    def by_name(self, name: str) -> Any:
+        for stimulus in self.stimuli:
+            if stimulus.name == name:
+                return stimulus
+        raise KeyError(name)
 
     def summary_lines(self) -> list[str]:
-        return []
+        kinds = Counter(i.kind for i in self.injections)
+        if not kinds:
+            return []
+        parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        return [f"stimuli on this rank: {parts}"]

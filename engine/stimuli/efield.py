@@ -1,0 +1,194 @@
+"""spatially_uniform_e_field: an extracellular potential whose gradient is uniform in space.
+
+Each field f contributes E_f cos(2 pi freq_f (t - delay) + phase_f) (V/m), switched on at
+`delay`, ramped linearly from 0 over ramp_up_time, held for `duration`, ramped to 0 over
+ramp_down_time (the ramps are outside `duration`, as the SONATA spec says). The potential
+at a point r (um, global coordinates) is phi = -E(t) . r, i.e. -1e-3 E.r mV.
+
+Every section of a targeted cell gets NEURON's `extracellular` mechanism and every
+segment plays phi(segment centre, t) into e_extracellular, sampled on the simulation's
+dt grid over the whole run. Several blocks on one cell add up (they share one vector per
+segment). Segment centres come from the cell's 3-d points, rotated by the node's
+orientation quaternion (orientation_w/x/y/z, when the nodes have it) and moved to the
+node's x/y/z. Memory: one double per segment per time step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.stimuli.base import Stimulus
+from engine.stimuli.registry import register
+
+POSITION = ("x", "y", "z")
+QUATERNION = ("orientation_w", "orientation_x", "orientation_y", "orientation_z")
+EULER = ("rotation_angle_xaxis", "rotation_angle_yaxis", "rotation_angle_zaxis")
+
+
+@dataclass
+class FieldSpec:
+    amplitude: np.ndarray  # (Ex, Ey, Ez) V/m
+    frequency: float  # Hz
+    phase: float  # rad
+
+
+@dataclass
+class EFieldState:
+    """Per run: the shared time grid and one potential vector per segment."""
+
+    times: Any
+    grid: np.ndarray
+    segments: dict[tuple[int, int, int], tuple[Any, np.ndarray]] = field(default_factory=dict)
+    cells: set[int] = field(default_factory=set)
+
+
+def rotation_matrix(w: float, x: float, y: float, z: float) -> np.ndarray:
+    """The rotation of a (normalised) quaternion w + xi + yj + zk."""
+    norm = math.sqrt(w * w + x * x + y * y + z * z)
+    w, x, y, z = w / norm, x / norm, y / norm, z / norm
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def segment_centres(h: Any, section: Any) -> np.ndarray:
+    """Local 3-d positions of a section's segment centres (arc-length interpolation)."""
+    n = int(h.n3d(sec=section))
+    if n == 0:
+        return np.full((section.nseg, 3), np.nan)
+    arc = np.array([h.arc3d(i, sec=section) for i in range(n)])
+    xyz = np.array([[h.x3d(i, sec=section), h.y3d(i, sec=section), h.z3d(i, sec=section)]
+                    for i in range(n)])  # fmt: skip
+    where = np.array([seg.x for seg in section]) * (arc[-1] if arc[-1] > 0 else 0.0)
+    return np.column_stack([np.interp(where, arc, xyz[:, k]) for k in range(3)])
+
+
+def envelope(t: np.ndarray, delay: float, ramp_up: float, duration: float, ramp_down: float):
+    """0 before delay, linear ramps up/down around a plateau of `duration`, 0 after."""
+    plateau, stop = delay + ramp_up, delay + ramp_up + duration
+    out = np.zeros_like(t)
+    up = (t >= delay) & (t < plateau)
+    out[up] = (t[up] - delay) / ramp_up
+    out[(t >= plateau) & (t < stop)] = 1.0
+    if ramp_down > 0:
+        down = (t >= stop) & (t < stop + ramp_down)
+        out[down] = 1.0 - (t[down] - stop) / ramp_down
+    return out
+
+
+@register("spatially_uniform_e_field")
+class SpatiallyUniformEField(Stimulus):
+    def build(self) -> None:
+        setup = self.context.setup
+        dt = float(setup.run.dt)
+        fields = self._fields(dt)
+        ramp_up = self.non_negative("ramp_up_time")
+        ramp_down = self.non_negative("ramp_down_time")
+        duration = self.non_negative("duration")
+        delay = self.non_negative("delay")
+        points = self.target_points()
+        positions = self._node_positions(points)
+        state = self._state(dt, float(setup.run.tstop))
+        t = state.grid
+        gate = envelope(t, delay, ramp_up, duration, ramp_down)
+        field_t = np.zeros((t.size, 3))  # E(t) in V/m
+        for spec in fields:
+            wave = np.cos(2 * math.pi * spec.frequency * (t - delay) / 1000.0 + spec.phase)
+            field_t += np.outer(wave * gate, spec.amplitude)
+        h = self.h
+        touched: set[int] = set()
+        for point in points:
+            cell = point.cell
+            if getattr(cell, "is_artificial", False) or point.gid in touched:
+                continue
+            touched.add(point.gid)
+            rotation, origin = positions[point.gid]
+            new_cell = point.gid not in state.cells
+            state.cells.add(point.gid)
+            for s, section in enumerate(cell.sections):
+                if new_cell:
+                    section.insert("extracellular")
+                centres = segment_centres(h, section) @ rotation.T + origin
+                for j, segment in enumerate(section):
+                    if np.isnan(centres[j]).any():
+                        raise self.error(
+                            f"cell gid {point.gid} section {section.name()} has no 3-d points",
+                            "node_set",
+                        )
+                    key = (point.gid, s, j)
+                    if key not in state.segments:
+                        vector = h.Vector(t.size)
+                        vector.play(segment._ref_e_extracellular, state.times, 1)
+                        state.segments[key] = (vector, centres[j])
+                    vector, _ = state.segments[key]
+                    vector.as_numpy()[:] += -1e-3 * (field_t @ centres[j])
+
+    def _fields(self, dt: float) -> list[FieldSpec]:
+        nyquist = 1000.0 / (2 * dt)
+        specs = []
+        self.require(len(self.block.fields) > 0, "fields must not be empty", "fields")
+        for i, f in enumerate(self.block.fields):
+            amplitude = np.array([f.Ex, f.Ey, f.Ez], dtype=np.float64)
+            self.require(
+                bool(np.all(np.isfinite(amplitude))), "Ex/Ey/Ez must be finite", f"fields[{i}]"
+            )
+            frequency, phase = float(f.frequency), float(f.phase)
+            self.require(
+                0 <= frequency < nyquist,
+                f"frequency {frequency:g} Hz must be >= 0 and below the Nyquist frequency"
+                f" {nyquist:g} Hz of dt {dt:g} ms",
+                f"fields[{i}].frequency",
+            )
+            specs.append(FieldSpec(amplitude, frequency, phase))
+        return specs
+
+    def _state(self, dt: float, tstop: float) -> EFieldState:
+        state = self.context.shared.get("efield")
+        if state is None:
+            steps = int(math.ceil(tstop / dt - 1e-9)) + 2
+            grid = np.arange(steps) * dt
+            state = EFieldState(self.h.Vector(grid), grid)
+            self.context.shared["efield"] = state
+        return state
+
+    def _node_positions(self, points: list) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """gid -> (rotation matrix, origin) from the nodes file (bulk per population)."""
+        managers = self.context.circuit.node_managers
+        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for population in self.target_populations():
+            manager = managers[population]
+            missing = [a for a in POSITION if not manager.has_attribute(a)]
+            if missing:
+                raise self.error(
+                    f"population '{population}' has no {'/'.join(missing)} attribute; an"
+                    " e-field needs the cells' positions",
+                    "node_set",
+                )
+            members = [p for p in points if p.population == population]
+            if not members:
+                continue
+            ids = np.array([p.node_id for p in members], dtype=np.uint64)
+            origin = np.column_stack([manager.attribute(a, ids).astype(float) for a in POSITION])
+            if all(manager.has_attribute(a) for a in QUATERNION):
+                quats = np.column_stack(
+                    [manager.attribute(a, ids).astype(float) for a in QUATERNION]
+                )
+            else:
+                if any(manager.has_attribute(a) for a in EULER):
+                    self.warn_once(
+                        "population %s has rotation angles but no orientation quaternion;"
+                        " the e-field ignores the rotation",
+                        population,
+                    )
+                quats = np.tile([1.0, 0.0, 0.0, 0.0], (ids.size, 1))
+            for k, point in enumerate(members):
+                out[point.gid] = (rotation_matrix(*quats[k]), origin[k])
+        return out
