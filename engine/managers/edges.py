@@ -1,7 +1,8 @@
 """One edge manager per chemical edge population: synapses and NetCons on local cells.
 
 All attributes of the afferent edges of this rank's cells are read in a few bulk calls;
-the per-edge loop only creates NEURON objects.
+the per-edge loop only creates NEURON objects. The synapse model (synapse_models.py,
+bbp_synapses.py) decides the mechanism, its parameters and the NetCon weights.
 """
 
 from __future__ import annotations
@@ -16,16 +17,28 @@ import numpy as np
 from engine.compat import round_delays, synapse_ids_per_target
 from engine.config import EdgePopulationInfo
 from engine.errors import CircuitError
+from engine.managers import allen_synapses
 from engine.managers.attributes import AttributeReader, selection
+from engine.managers.cells import clamp_x
 from engine.managers.nodes import NodeManager
-from engine.managers.synapse_models import choose_synapse_model
+from engine.managers.synapse_models import (
+    NETCON_PRESYNAPTIC,
+    ModelContext,
+    SynapseModel,
+    artificial_weights,
+    choose_synapse_model,
+)
 
 log = logging.getLogger("sonatasim")
 
 
 @dataclass
 class LocalEdges:
-    """Afferent edges of this rank's cells, as arrays in edge-id order."""
+    """Afferent edges of this rank's cells, as arrays in edge-id order.
+
+    `targets[i]` is the point process (or artificial cell) of edge i, or None when the
+    edge's section no longer exists (a removed axon section); its synapse id stays used.
+    """
 
     edge_ids: np.ndarray
     source_ids: np.ndarray
@@ -33,14 +46,27 @@ class LocalEdges:
     synapse_ids: np.ndarray
     delays: np.ndarray
     weights: np.ndarray
-    targets: list[Any] = field(default_factory=list)  # point process (or artificial cell)
+    targets: list[Any] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.edge_ids.size)
 
 
+@dataclass
+class Locations:
+    """Where each local edge sits: section ids plus a position or a (segment, offset)."""
+
+    section_ids: np.ndarray
+    positions: np.ndarray | None
+    segment_ids: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+
+
 class EdgeManager:
     """Creates the synapses of one edge population onto the local cells of its target."""
+
+    # Linear synapses with equal parameters on one segment share one point process.
+    share_linear_synapses = True
 
     def __init__(
         self,
@@ -55,7 +81,10 @@ class EdgeManager:
         self.source = source
         self.target = target
         self.local: LocalEdges | None = None
+        self.model: SynapseModel | None = None
         self.netcons: list[Any] = []
+        self.point_processes = 0
+        self.skipped = 0
 
     @property
     def name(self) -> str:
@@ -83,7 +112,7 @@ class EdgeManager:
         n = edge_ids.size
         if n == 0:
             empty = np.zeros(0)
-            return LocalEdges(edge_ids, empty, empty, empty, empty, empty)
+            return LocalEdges(edge_ids, empty, empty, empty.astype(np.int64), empty, empty)
         source_ids = np.asarray(self.storage.source_nodes(edges), dtype=np.uint64)
         target_ids = np.asarray(self.storage.target_nodes(edges), dtype=np.uint64)
         if not self.has_attribute("delay"):
@@ -100,20 +129,6 @@ class EdgeManager:
             weights=np.zeros(n),
         )
 
-    def _weights_us(self, edges: Any, n: int, artificial: bool) -> np.ndarray:
-        """NetCon weights: syn_weight as given (µS / unitless), conductance in nS -> µS."""
-        if artificial and self.has_attribute("syn_weight"):
-            return self.attribute("syn_weight", edges).astype(np.float64)
-        if self.has_attribute("conductance"):
-            return self.attribute("conductance", edges).astype(np.float64) * 1e-3
-        if self.has_attribute("syn_weight"):
-            return self.attribute("syn_weight", edges).astype(np.float64)
-        raise CircuitError(
-            "edges have neither 'conductance' nor 'syn_weight'",
-            file=self.info.edges_file,
-            key=self.name,
-        )
-
     def create_synapses(self, sim: Any, settings: Any, simulated: dict[str, set[int]]) -> None:
         """Place one synapse per local edge and connect it to its source gid."""
         local = self.read_local_edges(settings.run.dt)
@@ -122,12 +137,26 @@ class EdgeManager:
         if n == 0:
             return
         edges = selection(local.edge_ids)
-        artificial = isinstance(self.target, NodeManager) and _targets_artificial(self.target)
-        local.weights = self._weights_us(edges, n, artificial)
-        if not artificial:
-            local.targets = self._place_synapses(sim.h, edges, local)
-        else:
+        artificial = _targets_artificial(self.target)
+        # bmtk rules (nsyns, weight_function, placement by distance); None for other edges
+        plan = allen_synapses.plan_synapses(self, edges, local, settings, sim.h, artificial)
+        where = None
+        if plan is not None:
+            local = self.local = allen_synapses.expand(local, plan.rows)
+            edges = selection(local.edge_ids)  # one row per synapse
+            n = len(local)
+            if plan.section_ids is not None and plan.positions is not None:
+                where = Locations(plan.section_ids, plan.positions)
+        ctx = ModelContext(self, edges, local, settings)
+        if artificial:
+            local.weights = plan.weights if plan is not None else artificial_weights(ctx)
             local.targets = [self.target.cells[int(t)].hoc for t in local.target_ids]
+        else:
+            self.model = choose_synapse_model(ctx)
+            if plan is not None:
+                self.model.weights = plan.weights
+            local.weights = self.model.weights
+            local.targets = self._place_synapses(sim.h, edges, local, self.model, where)
         if self.source.info.is_virtual:
             return  # virtual sources drive synapses only through replay inputs
         simulated_sources = simulated.get(self.source.name, set())
@@ -135,16 +164,24 @@ class EdgeManager:
         offset = self.source.offset
         for i in range(n):
             src = int(local.source_ids[i])
-            if src not in simulated_sources:
+            if src not in simulated_sources or local.targets[i] is None:
                 continue
             nc = pc.gid_connect(src + offset, local.targets[i])
             nc.delay = float(local.delays[i])
-            nc.weight[0] = float(local.weights[i])
+            self.configure_netcon(nc, i, NETCON_PRESYNAPTIC)
             nc.threshold = threshold
             self.netcons.append(nc)
 
-    def _place_synapses(self, h: Any, edges: Any, local: LocalEdges) -> list[Any]:
-        n = len(local)
+    def configure_netcon(self, netcon: Any, i: int, kind: int = NETCON_PRESYNAPTIC) -> None:
+        """Weights of a NetCon driving local edge i (kind: presynaptic, mini or replay)."""
+        if self.model is None:
+            assert self.local is not None
+            netcon.weight[0] = float(self.local.weights[i])
+        else:
+            self.model.configure_netcon(netcon, i, kind)
+
+    def locations(self, edges: Any, n: int) -> Locations:
+        """Section ids and positions; (segment id, offset) only when no position exists."""
         if not self.has_attribute("afferent_section_id"):
             raise CircuitError(
                 "edges onto detailed cells need 'afferent_section_id'",
@@ -152,19 +189,96 @@ class EdgeManager:
                 key=self.name,
             )
         section_ids = self.attribute("afferent_section_id", edges).astype(np.int64)
-        positions = self.optional_attribute("afferent_section_pos", edges, 0.5, n)
-        model = choose_synapse_model(self, edges, n)
+        for name in ("afferent_section_pos", "afferent_section_fraction"):
+            if self.has_attribute(name):
+                return Locations(section_ids, self.attribute(name, edges).astype(np.float64))
+        if self.has_attribute("afferent_segment_id"):
+            return Locations(
+                section_ids,
+                None,
+                self.attribute("afferent_segment_id", edges).astype(np.int64),
+                self.optional_attribute("afferent_segment_offset", edges, 0.0, n),
+            )
+        return Locations(section_ids, np.full(n, 0.5))
+
+    def _place_synapses(
+        self,
+        h: Any,
+        edges: Any,
+        local: LocalEdges,
+        model: SynapseModel,
+        where: Locations | None = None,
+    ) -> list[Any]:
+        n = len(local)
+        where = where if where is not None else self.locations(edges, n)
         cells = self.target.cells
-        synapses = []
+        groups = model.share_groups() if self.share_linear_synapses else None
+        shared: dict[tuple, Any] = {}
+        nsegs: dict[tuple[int, int], int] = {}
+        synapses: list[Any] = []
+        skipped: list[tuple[int, int]] = []
         for i in range(n):
-            cell = cells[int(local.target_ids[i])]
-            segment = cell.segment(int(section_ids[i]), float(positions[i]))
-            synapses.append(model(h, segment, i))
+            node_id = int(local.target_ids[i])
+            cell = cells[node_id]
+            section_id = int(where.section_ids[i])
+            key = None
+            if groups is not None and where.positions is not None:
+                # the key from x and the section's nseg: no segment object for a shared one
+                nseg = nsegs.get((node_id, section_id))
+                if nseg is None:
+                    section = cell.section(section_id)
+                    nseg = nsegs[node_id, section_id] = 0 if section is None else section.nseg
+                if nseg:
+                    x = clamp_x(max(float(where.positions[i]), 0.0))
+                    key = (node_id, section_id, min(int(x * nseg), nseg - 1), int(groups[i]))
+                    found = shared.get(key)
+                    if found is not None:
+                        synapses.append(found)
+                        continue
+            if where.positions is not None:
+                segment = cell.segment(section_id, float(where.positions[i]))
+            else:
+                assert where.segment_ids is not None and where.offsets is not None
+                segment = cell.segment_at_offset(
+                    h, section_id, int(where.segment_ids[i]), float(where.offsets[i])
+                )
+            if segment is None:
+                synapses.append(None)
+                skipped.append((node_id, section_id))
+                continue
+            if groups is not None and key is None:
+                key = (node_id, section_id, _segment_index(segment), int(groups[i]))
+                found = shared.get(key)
+                if found is not None:
+                    synapses.append(found)
+                    continue
+            synapse = model.create(h, segment, i)
+            self.point_processes += 1
+            if key is not None:
+                shared[key] = synapse
+            synapses.append(synapse)
+        self.skipped = len(skipped)
+        if skipped:
+            node_id, section_id = skipped[0]
+            log.warning(
+                "edges %s: %d synapse(s) on sections that no longer exist were skipped"
+                " (first: node %d, section id %d, e.g. a replaced axon)",
+                self.name,
+                len(skipped),
+                node_id,
+                section_id,
+            )
         return synapses
 
     @property
     def synapse_count(self) -> int:
         return len(self.local) if self.local is not None else 0
+
+
+def _segment_index(segment: Any) -> int:
+    """Which of its section's segments a point (x) falls in, as NEURON locates it."""
+    nseg = int(segment.sec.nseg)
+    return min(int(segment.x * nseg), nseg - 1)
 
 
 def _targets_artificial(target: NodeManager) -> bool:

@@ -1,17 +1,41 @@
 """hoc cell templates (`model_template: hoc:Name`), called the way neurodamus calls them.
 
-Constructor arguments: (0-based node id, morphology directory, morphology file name, 0).
-Our own templates build their sections through the morphio loader; templates that load
-their morphology themselves (BBP emodels with Import3d) work unchanged.
+Constructor arguments: (0-based node id, morphology directory, morphology file name, extra)
+where extra is the node's @dynamics values named by the template file's global string
+`<Name>_NeededAttributes` (";"-separated), or a single 0 without it.
+
+Our own templates build their sections through the morphio loader, which knows the SONATA
+order. Templates that load their morphology themselves (BBP emodels with Import3d, which
+also replace the axon) get the section table neurodamus builds (`section_table`).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
+import libsonata
+import numpy as np
+
 from engine.config import NodePopulationInfo
 from engine.errors import CircuitError
+
+log = logging.getLogger("sonatasim")
+
+# Section-id blocks of the fallback rule, in order: (SectionList, hoc array).
+SECTION_BLOCKS = (
+    ("somatic", "soma"),
+    ("axonal", "axon"),
+    ("basal", "dend"),
+    ("apical", "apic"),
+    ("myelinated", "myelin"),
+)
+INDEX_PROBE_X = 0.0001  # where BBP templates' indexSections stores each section's index
+
+# (nodes file, population, attribute) -> values of every node: extra-argument reads are
+# per cell, so one bulk read per attribute and process.
+_dynamics_columns: dict[tuple[str, str, str], np.ndarray] = {}
 
 
 def load_template(h: Any, info: NodePopulationInfo, name: str) -> None:
@@ -31,6 +55,102 @@ def load_template(h: Any, info: NodePopulationInfo, name: str) -> None:
         raise CircuitError(f"file does not define template {name}", file=path)
 
 
+def needed_attributes(h: Any, name: str) -> list[str]:
+    """The @dynamics attributes a template wants as extra arguments (may be empty)."""
+    global_name = f"{name}_NeededAttributes"
+    if not hasattr(h, global_name):
+        return []
+    value = getattr(h, global_name)
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def _dynamics_value(info: NodePopulationInfo, attribute: str, node_id: int) -> float:
+    key = (str(info.nodes_file), info.name, attribute)
+    column = _dynamics_columns.get(key)
+    if column is None:
+        try:
+            population = libsonata.NodeStorage(str(info.nodes_file)).open_population(info.name)
+            everything = libsonata.Selection([(0, population.size)])
+            column = np.asarray(population.get_dynamics_attribute(attribute, everything))
+        except libsonata.SonataError as exc:
+            raise CircuitError(
+                f"the template needs @dynamics:{attribute}: {exc}",
+                file=info.nodes_file,
+                key=f"@dynamics:{attribute}",
+            ) from None
+        _dynamics_columns[key] = column
+    return float(column[node_id])
+
+
+def extra_arguments(h: Any, info: NodePopulationInfo, name: str, node_id: int) -> list[float]:
+    """The constructor's arguments after the morphology file name (neurodamus' rule)."""
+    names = needed_attributes(h, name)
+    if not names:
+        return [0.0]
+    return [_dynamics_value(info, attribute, node_id) for attribute in names]
+
+
+def _hoc_list(hoc: Any, name: str) -> list[Any] | None:
+    value = getattr(hoc, name, None)
+    if value is None:
+        return None
+    try:
+        return list(value)
+    except TypeError:
+        return None
+
+
+def indexed_sections(hoc: Any) -> list[Any] | None:
+    """Section table from the template's own index (`indexSections`), if it wrote one.
+
+    BBP templates store, before replacing the axon, each section's position in `all` into
+    v(0.0001) and the count into `nSecAll`; sections created later (the new axon) keep the
+    default negative voltage and are not in the table, and removed ones leave holes.
+    """
+    count = int(getattr(hoc, "nSecAll", 0) or 0)
+    sections = _hoc_list(hoc, "all")
+    if count <= 0 or not sections:
+        return None
+    table: list[Any] = [None] * count
+    found = 0
+    for section in sections:
+        value = float(section(INDEX_PROBE_X).v)
+        index = int(round(value))
+        if value < 0 or abs(value - index) > 1e-9 or index >= count or table[index] is not None:
+            continue
+        table[index] = section
+        found += 1
+    return table if found else None
+
+
+def block_sections(hoc: Any) -> list[Any]:
+    """Section table by blocks: soma, axon, dend, apic, myelin (neurodamus' second rule).
+
+    The axon block keeps the original axon count (`nSecAxonalOrig`) so the replacement
+    axon sections get the first ids of the block and the rest are holes.
+    """
+    table: list[Any] = []
+    for list_name, array_name in SECTION_BLOCKS:
+        members = _hoc_list(hoc, list_name)
+        if members is None:
+            if list_name == "somatic":
+                members = list(getattr(hoc, array_name, []))[:1]
+            else:
+                continue
+        size = len(members)
+        if list_name == "axonal":
+            size = max(size, int(getattr(hoc, "nSecAxonalOrig", 0) or 0))
+        table.extend(members[:size] + [None] * (size - len(members)))
+    if not table or table[0] is None:
+        table = _hoc_list(hoc, "all") or []
+    return table
+
+
+def section_table(hoc: Any) -> list[Any]:
+    """SONATA section id -> section for a template that loaded its own morphology."""
+    return indexed_sections(hoc) or block_sections(hoc)
+
+
 def instantiate_hoc_cell(
     h: Any,
     info: NodePopulationInfo,
@@ -44,8 +164,9 @@ def instantiate_hoc_cell(
     """Build one cell; returns the hoc object and its sections in SONATA section-id order."""
     load_template(h, info, name)
     morph_file = morphology if Path(morphology).suffix else f"{morphology}.{ext}"
+    extra = extra_arguments(h, info, name, node_id)
     try:
-        hoc = getattr(h, name)(node_id, str(morph_dir), morph_file, 0)
+        hoc = getattr(h, name)(node_id, str(morph_dir), morph_file, *extra)
     except RuntimeError as exc:
         error = getattr(loader, "last_error", None)
         if isinstance(error, CircuitError):
@@ -54,5 +175,12 @@ def instantiate_hoc_cell(
             f"template {name} failed for node {node_id} (morphology {morph_file}): {exc}",
             file=info.nodes_file,
         ) from None
-    sections = loader.sections_of(hoc) or list(hoc.all)
+    try:
+        sections = loader.sections_of(hoc)
+    except KeyError:  # the template read its morphology itself
+        sections = section_table(hoc)
+    if not sections or sections[0] is None:
+        raise CircuitError(
+            f"template {name} built no soma for node {node_id}", file=info.nodes_file
+        )
     return hoc, sections

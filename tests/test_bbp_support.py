@@ -1,0 +1,344 @@
+"""Test data and the engine driver for the BBP-style tests (no tests here).
+
+* `template_text`: our own BBP-style hoc emodel template. It reads its morphology with
+  NEURON's Import3d, writes the section index into v(0.0001) (`nSecAll`), replaces the
+  axon by two 30 um sections and takes extra constructor arguments.
+* `write_bbp_circuit`: a mini circuit of such cells on a shared morphology, with BBP
+  edge attributes, driven by replayed virtual fibres.
+* `write_gap_circuit`: two ball-and-stick cells coupled by a gap junction.
+The engine driver that runs these circuits is tests/test_bbp_driver.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engine.io.generator_base import (
+    EDGES_FILE,
+    NODES_FILE,
+    GeneratedCircuit,
+    add_edges,
+    new_circuit,
+    poisson_spikes,
+    virtual_nodes,
+    write_cell_files,
+)
+from engine.io.sonata_writer import (
+    write_circuit_config,
+    write_node_sets,
+    write_nodes,
+    write_simulation_config,
+)
+from engine.io.spike_file import write_spike_file
+
+MORPHOLOGIES = Path(__file__).resolve().parents[2] / "shared" / "data" / "morphologies"
+MORPHOLOGY = "C060114A7"  # soma 1, axon 128, dend 66, apic 130 sections (Import3d order)
+N_SOMA, N_AXON, N_DEND, N_APIC = 1, 128, 66, 130
+FIRST_DEND = N_SOMA + N_AXON
+FIRST_APIC = FIRST_DEND + N_DEND
+# Node templates: 0, 1 need @dynamics attributes; 2 takes the single 0; 3 has no index.
+TEMPLATES = ["SonataBBPTestCell", "SonataBBPTestCell", "SonataBBPPlainCell", "SonataBBPBlockCell"]
+TEMPLATE_KINDS = {
+    "SonataBBPTestCell": {"needed": True, "indexed": True},
+    "SonataBBPPlainCell": {"needed": False, "indexed": True},
+    "SonataBBPBlockCell": {"needed": False, "indexed": False},
+}
+RUN = {"tstop": 250.0, "dt": 0.025, "random_seed": 3, "synapse_seed": 7}
+CONDITIONS = {
+    "celsius": 6.3,
+    "v_init": -65.0,
+    "spike_location": "AIS",
+    "extracellular_calcium": 1.6,
+    "randomize_gaba_rise_time": True,
+}
+
+
+def template_text(name: str, *, needed: bool, indexed: bool) -> str:
+    """hoc source of one BBP-style test template (see the module docstring)."""
+    needed_global = (
+        f'strdef {name}_NeededAttributes\n{name}_NeededAttributes = "AIS_scaler;soma_scaler"\n'
+        if needed
+        else ""
+    )
+    scalers = "ais_scaler = $4\n    soma_scaler = $5" if needed else "ais_scaler = 1 + $4"
+    index_call = "index_sections()" if indexed else "count_sections()"
+    return f"""// {name}: BBP-style emodel template written for sonatasim's tests.
+{{load_file("import3d.hoc")}}
+{needed_global}
+begintemplate {name}
+public init, soma, axon, dend, apic, all, somatic, axonal, basal, apical
+public gid, nSecAll, nSecSoma, nSecAxonalOrig, nSecBasal, nSecApical
+public ais_scaler, soma_scaler
+create soma[1], axon[1], dend[1], apic[1]
+objref all, somatic, axonal, basal, apical, this
+
+proc init() {{
+    gid = $1
+    soma_scaler = 1
+    {scalers}
+    all = new SectionList()
+    somatic = new SectionList()
+    axonal = new SectionList()
+    basal = new SectionList()
+    apical = new SectionList()
+    load_morphology($s2, $s3)
+    forsec all {{ nseg = 1 + 2*int(L/40) }}
+    {index_call}
+    replace_axon()
+    forsec all {{ insert pas  g_pas = 3e-5  e_pas = -65  cm = 1  Ra = 100 }}
+    forsec somatic {{ g_pas = 3e-5 * soma_scaler }}
+    forsec somatic {{ insert hh }}
+    forsec axonal {{ insert hh }}
+}}
+
+proc load_morphology() {{ localobj reader, gui, strings
+    strdef path
+    sprint(path, "%s/%s", $s1, $s2)
+    strings = new StringFunctions()
+    if (strings.substr($s2, ".asc") >= 0) {{
+        reader = new Import3d_Neurolucida3()
+    }} else {{
+        reader = new Import3d_SWC_read()
+    }}
+    reader.quiet = 1
+    reader.input(path)
+    gui = new Import3d_GUI(reader, 0)
+    gui.instantiate(this)
+}}
+
+proc count_sections() {{
+    nSecSoma = 0
+    forsec somatic {{ nSecSoma += 1 }}
+    nSecBasal = 0
+    forsec basal {{ nSecBasal += 1 }}
+    nSecApical = 0
+    forsec apical {{ nSecApical += 1 }}
+}}
+
+// the section's position in `all` goes into v(0.0001), before the axon is replaced
+proc index_sections() {{ local i
+    i = 0
+    forsec all {{
+        v(0.0001) = i
+        i += 1
+    }}
+    nSecAll = i
+    count_sections()
+}}
+
+proc replace_axon() {{ local n, d
+    n = 0
+    d = 1
+    forsec axonal {{
+        if (n == 0) {{ d = diam(0.5) }}
+        n += 1
+    }}
+    nSecAxonalOrig = n
+    forsec axonal {{ delete_section() }}
+    execute1("create axon[2]", this)
+    axonal = new SectionList()
+    for i = 0, 1 {{
+        axon[i] {{
+            L = 30
+            diam = d * ais_scaler
+            nseg = 1
+            all.append()
+            axonal.append()
+        }}
+    }}
+    connect axon[0](0), soma[0](1)
+    connect axon[1](0), axon[0](1)
+}}
+endtemplate {name}
+"""
+
+
+def _section_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Soma, dendrites, apicals, the replacement-axon ids 1-2 and removed axon ids."""
+    pool = np.concatenate(
+        [
+            np.zeros(6, np.int64),
+            rng.choice(np.arange(FIRST_DEND, FIRST_APIC), 6, replace=False),
+            rng.choice(np.arange(FIRST_APIC, FIRST_APIC + N_APIC), 4, replace=False),
+            np.array([1, 2, 40]),
+        ]
+    )
+    return rng.choice(pool, n)
+
+
+def _bbp_attributes(
+    rng: np.random.Generator, n: int, syn_type: np.ndarray, with_optional: bool
+) -> dict[str, np.ndarray]:
+    attrs = {
+        "conductance": np.round(rng.uniform(6.0, 14.0, n), 3),
+        "u_syn": np.round(rng.uniform(0.3, 0.8, n), 3) * rng.choice([1.0, -1.0], n),
+        "depression_time": np.round(rng.uniform(100.0, 600.0, n), 2),
+        "facilitation_time": np.round(rng.uniform(5.0, 50.0, n), 2) * rng.choice([1.0, -1.0], n),
+        "decay_time": np.where(syn_type < 100, 8.0, np.round(rng.uniform(1.5, 2.5, n), 3)),
+        "n_rrp_vesicles": rng.choice([-1, 1, 2, 3], n).astype(np.int64),
+        "syn_type_id": syn_type.astype(np.int64),
+        "delay": np.round(rng.uniform(0.5, 3.0, n), 4),
+        "afferent_section_id": _section_ids(rng, n),
+        "afferent_section_pos": np.round(rng.uniform(-0.1, 1.1, n), 3),
+    }
+    if with_optional:
+        attrs["conductance_scale_factor"] = rng.choice([0.4, 0.7, -1.0], n)
+        attrs["u_hill_coefficient"] = np.round(rng.uniform(1.0, 3.0, n), 3)
+    return attrs
+
+
+def write_bbp_circuit(root: str | Path, *, n_fibres: int = 8, seed: int = 5) -> GeneratedCircuit:
+    """Four BBP-style cells (cell 3 inhibitory) plus replayed virtual fibres."""
+    rng = np.random.default_rng(seed)
+    circuit = new_circuit(root)
+    n = len(TEMPLATES)
+    circuit.populations = {"cortex": n, "thalamus": n_fibres}
+    models = circuit.root / "templates"
+    models.mkdir(exist_ok=True)
+    for name, kind in TEMPLATE_KINDS.items():
+        (models / f"{name}.hoc").write_text(template_text(name, **kind))
+    attrs = {
+        "model_type": np.full(n, "biophysical", dtype=object),
+        "model_template": np.array([f"hoc:{t}" for t in TEMPLATES], dtype=object),
+        "morphology": np.full(n, MORPHOLOGY, dtype=object),
+    }
+    dynamics = {"AIS_scaler": np.array([1.0, 2.0, 1.0, 1.0]), "soma_scaler": np.full(n, 1.5)}
+    write_nodes(circuit.root / NODES_FILE, "cortex", attrs, dynamics=dynamics)
+    write_nodes(circuit.root / NODES_FILE, "thalamus", virtual_nodes(n_fibres))
+    per_cell = 12
+    tgt = np.repeat(np.arange(n), per_cell)
+    src = rng.integers(0, n_fibres, tgt.size)
+    exc = np.full(tgt.size, 113)
+    add_edges(circuit, "thalamus__cortex", "thalamus", "cortex", src, tgt,
+              _bbp_attributes(rng, tgt.size, exc, with_optional=True))  # fmt: skip
+    pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
+    src = np.array([p[0] for p in pairs] * 2)
+    tgt = np.array([p[1] for p in pairs] * 2)
+    syn_type = np.where(src == 3, 13, 120)
+    add_edges(circuit, "cortex__cortex", "cortex", "cortex", src, tgt,
+              _bbp_attributes(rng, tgt.size, syn_type, with_optional=False))  # fmt: skip
+    circuit.input_spikes = {"thalamus": poisson_spikes(n_fibres, 40.0, RUN["tstop"], rng)}
+    write_spike_file(circuit.spike_file, circuit.input_spikes)
+    components = {
+        "morphologies_dir": str(MORPHOLOGIES),
+        "alternate_morphologies": {"neurolucida-asc": str(MORPHOLOGIES)},
+        "biophysical_neuron_models_dir": str(models),
+    }
+    node_types = {"cortex": "biophysical", "thalamus": "virtual"}
+    edge_types = {"thalamus__cortex": "chemical", "cortex__cortex": "chemical"}
+    _write_configs(circuit, node_types, edge_types, components, "Cortex", CONDITIONS, RUN)
+    return circuit
+
+
+def _write_configs(
+    circuit: GeneratedCircuit,
+    node_types: dict[str, str],
+    edge_types: dict[str, str],
+    components: dict,
+    replay_node_set: str,
+    conditions: dict,
+    run: dict,
+) -> None:
+    root = circuit.root
+    write_node_sets(
+        circuit.node_sets_file,
+        {name.capitalize(): {"population": name} for name in node_types},
+    )
+    write_circuit_config(
+        circuit.circuit_config,
+        nodes=[
+            {
+                "nodes_file": str(root / NODES_FILE),
+                "populations": {p: {"type": t} for p, t in node_types.items()},
+            }
+        ],
+        edges=[
+            {
+                "edges_file": str(root / EDGES_FILE),
+                "populations": {p: {"type": t} for p, t in edge_types.items()},
+            }
+        ],
+        components=components,
+        node_sets_file=str(circuit.node_sets_file),
+    )
+    write_simulation_config(
+        circuit.simulation_config,
+        network=str(circuit.circuit_config),
+        run={**run, "spike_threshold": -30.0},
+        conditions=conditions,
+        output={"output_dir": str(root / "output"), "spikes_file": "spikes.h5"},
+        inputs={
+            "fibres": {
+                "module": "synapse_replay",
+                "input_type": "spikes",
+                "delay": 0.0,
+                "duration": run["tstop"],
+                "node_set": replay_node_set,
+                "spike_file": str(circuit.spike_file),
+            }
+        },
+        node_sets_file=str(circuit.node_sets_file),
+    )
+
+
+GAP_NS = 2.0
+GAP_INPUT_NS = 6.0
+
+
+def write_gap_circuit(root: str | Path, *, junction_ids: bool) -> GeneratedCircuit:
+    """Two ball-and-stick HH cells; only cell 0 gets input, cell 1 hears it through a gap.
+
+    With `junction_ids` the junction is two BBP-style edges (one per direction, with
+    afferent/efferent junction ids); without, one edge is the whole junction.
+    """
+    circuit = new_circuit(root)
+    circuit.populations = {"pair": 2, "input": 1}
+    components = write_cell_files(circuit.root, "GapCell")
+    attrs = {
+        "model_type": np.full(2, "biophysical", dtype=object),
+        "model_template": np.full(2, "hoc:GapCell", dtype=object),
+        "morphology": np.full(2, "ball_stick", dtype=object),
+    }
+    write_nodes(circuit.root / NODES_FILE, "pair", attrs)
+    write_nodes(circuit.root / NODES_FILE, "input", virtual_nodes(1))
+    if junction_ids:
+        src, tgt = np.array([0, 1]), np.array([1, 0])
+        gap = {
+            "conductance": np.full(2, GAP_NS),
+            "afferent_section_id": np.array([1, 0]),  # cell 1 on its dendrite, cell 0 soma
+            "afferent_section_pos": np.array([0.7, 0.5]),
+            "efferent_junction_id": np.array([10, 11]),
+            "afferent_junction_id": np.array([11, 10]),
+        }
+    else:
+        src, tgt = np.array([0]), np.array([1])
+        gap = {
+            "conductance": np.full(1, GAP_NS),
+            "afferent_section_id": np.array([1]),
+            "afferent_section_pos": np.array([0.7]),
+        }
+    add_edges(circuit, "pair__pair_gap", "pair", "pair", src, tgt, gap)
+    drive = {
+        "conductance": np.array([GAP_INPUT_NS]),
+        "delay": np.array([1.0]),
+        "decay_time": np.array([2.0]),
+        "syn_type_id": np.array([113]),
+        "afferent_section_id": np.array([0]),
+        "afferent_section_pos": np.array([0.5]),
+    }
+    add_edges(circuit, "input__pair", "input", "pair", np.zeros(1), np.zeros(1), drive)
+    times = np.array([5.0, 12.0, 30.0, 31.0, 32.0, 33.0, 34.0])
+    circuit.input_spikes = {"input": (np.zeros(times.size, np.uint64), times)}
+    write_spike_file(circuit.spike_file, circuit.input_spikes)
+    _write_configs(
+        circuit,
+        {"pair": "biophysical", "input": "virtual"},
+        {"pair__pair_gap": "electrical", "input__pair": "chemical"},
+        components,
+        "Pair",
+        {"celsius": 6.3, "v_init": -65.0},
+        {"tstop": 60.0, "dt": 0.025, "random_seed": 1},
+    )
+    return circuit
