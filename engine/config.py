@@ -15,6 +15,7 @@ from typing import Any
 import libsonata
 
 from engine.errors import ConfigError
+from engine.managers.attributes import TypesSource, register_types_source
 
 SORT_ORDERS = {"none", "by_id", "by_time"}
 POPULATION_TYPES_WITH_CELLS = {"biophysical", "point_neuron", "point_process", "single_compartment"}
@@ -31,6 +32,8 @@ class RunSettings:
     ionchannel_seed: int = 0
     minis_seed: int = 0
     synapse_seed: int = 0
+    dL: float = 20.0  # bmtk's run.dL (um): nseg of ctdb:Biophys1 cells
+    tstart: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class NodePopulationInfo:
     biophysical_neuron_models_dir: Path | None = None
     point_neuron_models_dir: Path | None = None
     mechanisms_dir: Path | None = None
+    types_file: Path | None = None  # node types CSV (Allen dialect), merged by AttributeReader
+    dialect: str = "sonata"  # "allen" when translated from a bmtk config (engine.io.allen_config)
+    dL: float = 20.0
 
     @property
     def is_virtual(self) -> bool:
@@ -76,6 +82,9 @@ class EdgePopulationInfo:
     edges_file: Path
     source: str
     target: str
+    types_file: Path | None = None
+    synaptic_models_dir: Path | None = None
+    dialect: str = "sonata"
 
 
 @dataclass
@@ -95,6 +104,9 @@ class SimulationSetup:
     libsonata_config: Any = field(repr=False, default=None)
     circuit_config: Any = field(repr=False, default=None)
     beta_features: dict[str, Any] = field(default_factory=dict)
+    dialect: str = "sonata"
+    translation: Any = None  # engine.io.allen_config.AllenTranslation for Allen configs
+    notes: list[str] = field(default_factory=list)
 
     @property
     def input_names(self) -> list[str]:
@@ -219,7 +231,21 @@ def _optional_path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _node_populations(circuit: libsonata.CircuitConfig, path: Path) -> dict[str, Any]:
+def _components(circuit: libsonata.CircuitConfig, path: Path) -> dict[str, Any]:
+    """The circuit config as libsonata expanded it (for keys libsonata does not parse)."""
+    try:
+        return json.loads(circuit.expanded_json)
+    except (AttributeError, json.JSONDecodeError):
+        return json.loads(path.read_text())
+
+
+def _path_in(value: str | None, base: Path) -> Path | None:
+    return (base / value).resolve() if value else None
+
+
+def _node_populations(
+    circuit: libsonata.CircuitConfig, path: Path, dialect: str, dL: float
+) -> dict[str, Any]:
     populations = {}
     for name in sorted(circuit.node_populations):
         try:
@@ -227,7 +253,7 @@ def _node_populations(circuit: libsonata.CircuitConfig, path: Path) -> dict[str,
         except libsonata.SonataError as exc:
             raise ConfigError(str(exc), file=path, key=f"networks.nodes.{name}") from None
         alternates = {k: Path(v) for k, v in dict(props.alternate_morphology_formats).items()}
-        populations[name] = NodePopulationInfo(
+        info = NodePopulationInfo(
             name=name,
             type=props.type or "biophysical",
             nodes_file=Path(props.elements_path),
@@ -236,12 +262,34 @@ def _node_populations(circuit: libsonata.CircuitConfig, path: Path) -> dict[str,
             biophysical_neuron_models_dir=_optional_path(props.biophysical_neuron_models_dir),
             point_neuron_models_dir=_optional_path(getattr(props, "point_neuron_models_dir", "")),
             mechanisms_dir=_optional_path(getattr(props, "mechanisms_dir", "")),
+            types_file=_optional_path(getattr(props, "types_path", "")),
+            dialect=dialect,
+            dL=dL,
         )
+        models = (info.biophysical_neuron_models_dir, info.point_neuron_models_dir)
+        source = TypesSource(info.types_file, tuple(d for d in models if d is not None))
+        register_types_source(info.nodes_file, name, source)
+        populations[name] = info
     return populations
 
 
-def _edge_populations(circuit: libsonata.CircuitConfig, path: Path) -> dict[str, Any]:
+def _synaptic_models_dirs(circuit: libsonata.CircuitConfig, path: Path) -> dict[str, Path]:
+    """`synaptic_models_dir` per edge population (components default, entry override)."""
+    raw = _components(circuit, path)
+    base = path.parent
+    default = _path_in((raw.get("components") or {}).get("synaptic_models_dir"), base)
+    dirs = {}
+    for entry in (raw.get("networks") or {}).get("edges") or []:
+        for name, props in (entry.get("populations") or {}).items():
+            own = _path_in((props or {}).get("synaptic_models_dir"), base)
+            if own or default:
+                dirs[name] = own or default
+    return dirs
+
+
+def _edge_populations(circuit: libsonata.CircuitConfig, path: Path, dialect: str) -> dict[str, Any]:
     populations = {}
+    synaptic_dirs = _synaptic_models_dirs(circuit, path)
     for name in sorted(circuit.edge_populations):
         try:
             props = circuit.edge_population_properties(name)
@@ -251,17 +299,23 @@ def _edge_populations(circuit: libsonata.CircuitConfig, path: Path) -> dict[str,
             raise ConfigError(
                 f"cannot open edge population: {exc}", file=path, key=f"networks.edges.{name}"
             ) from None
-        populations[name] = EdgePopulationInfo(
+        info = EdgePopulationInfo(
             name=name,
             type=props.type or "chemical",
             edges_file=Path(props.elements_path),
             source=source,
             target=target,
+            types_file=_optional_path(getattr(props, "types_path", "")),
+            synaptic_models_dir=synaptic_dirs.get(name),
+            dialect=dialect,
         )
+        models = (info.synaptic_models_dir,) if info.synaptic_models_dir else ()
+        register_types_source(info.edges_file, name, TypesSource(info.types_file, models))
+        populations[name] = info
     return populations
 
 
-def _check_run(run: Any, path: Path) -> RunSettings:
+def _check_run(run: Any, path: Path, extras: dict[str, Any]) -> RunSettings:
     if not run.dt > 0:
         raise ConfigError(f"dt must be positive, got {run.dt}", file=path, key="run.dt")
     if not run.tstop > 0:
@@ -278,13 +332,40 @@ def _check_run(run: Any, path: Path) -> RunSettings:
         ionchannel_seed=int(run.ionchannel_seed),
         minis_seed=int(run.minis_seed),
         synapse_seed=int(run.synapse_seed),
+        dL=float(extras.get("dL", 20.0)),
+        tstart=float(extras.get("tstart", 0.0)),
     )
 
 
+def _run_extras(sim: libsonata.SimulationConfig, translation: Any) -> dict[str, Any]:
+    """bmtk run keys libsonata ignores (dL, tstart), from the translation or the raw JSON."""
+    if translation is not None:
+        return {"dL": translation.dL, "tstart": translation.tstart}
+    try:
+        run = json.loads(sim.expanded_json).get("run", {})
+    except (AttributeError, json.JSONDecodeError):
+        return {}
+    dL = run.get("dL")
+    valid = isinstance(dL, int | float) and not isinstance(dL, bool) and dL > 0
+    return {"dL": float(dL)} if valid else {}
+
+
 def load_setup(config_path: str | Path, output_dir: str | Path | None = None) -> SimulationSetup:
-    """Parse and check the simulation config and the circuit config it names."""
+    """Parse and check the simulation config and the circuit config it names.
+
+    Allen/bmtk-dialect configs are first translated into SONATA files libsonata reads
+    (`engine.io.allen_config`); the notes of what was left out are logged.
+    """
+    from engine.io.allen_config import log_notes, translate_if_allen
+
     path = Path(config_path).resolve()
-    sim = _load_simulation_config(path)
+    translation = translate_if_allen(path, Path(output_dir) if output_dir else None)
+    dialect = "allen" if translation is not None else "sonata"
+    if translation is not None:
+        log_notes(translation)
+    sim = _load_simulation_config(translation.simulation_config if translation else path)
+    extras = _run_extras(sim, translation)
+    run = _check_run(sim.run, path, extras)
     target = _enum_name(sim.target_simulator)
     if target == "CORENEURON":
         raise ConfigError(
@@ -324,15 +405,18 @@ def load_setup(config_path: str | Path, output_dir: str | Path | None = None) ->
     return SimulationSetup(
         config_path=path,
         circuit_config_path=circuit_path,
-        run=_check_run(sim.run, path),
+        run=run,
         conditions=conditions,
         output=output,
-        node_populations=_node_populations(circuit, circuit_path),
-        edge_populations=_edge_populations(circuit, circuit_path),
+        node_populations=_node_populations(circuit, circuit_path, dialect, run.dL),
+        edge_populations=_edge_populations(circuit, circuit_path, dialect),
         node_set=sim.node_set or None,
         node_sets_files=node_sets_files,
         target_simulator=target,
         libsonata_config=sim,
         circuit_config=circuit,
         beta_features=dict(sim.beta_features),
+        dialect=dialect,
+        translation=translation,
+        notes=list(translation.notes) if translation else [],
     )

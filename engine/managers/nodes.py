@@ -6,7 +6,6 @@ owns the NEURON objects of its cells.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,15 @@ import numpy as np
 
 from engine.config import NodePopulationInfo
 from engine.errors import CircuitError
-from engine.managers.attributes import AttributeReader, selection  # noqa: F401
+from engine.managers import allen_cells
+from engine.managers.attributes import AttributeReader, find_model_file, selection  # noqa: F401
 from engine.managers.cells import ArtificialCell, BiophysicalCell
 from engine.managers.templates import instantiate_hoc_cell
 
 log = logging.getLogger("sonatasim")
 
 ARTIFICIAL_CELLS = {"IntFire1", "IntFire2", "IntFire4", "NetStim"}
+SECONDS = {"tau", "refrac"}  # bmtk IntFire1 json units
 
 
 def read_attribute(storage: Any, name: str, ids: np.ndarray, file: Path) -> np.ndarray:
@@ -67,7 +68,13 @@ class VirtualNodeManager(NodeManager):
 
 
 class PointNeuronManager(NodeManager):
-    """NEURON artificial cells named `nrn:IntFire1` etc.; parameters from @dynamics or json."""
+    """NEURON artificial cells named `nrn:IntFire1` etc.; parameters from @dynamics.
+
+    `@dynamics:` values come from the h5 dynamics_params group or, per node type, from the
+    json file named by `dynamics_params` (merged by AttributeReader). Allen/bmtk IntFire1
+    json files give `tau` and `refrac` in seconds (bmtk multiplies them by 1000), so for
+    Allen-dialect populations they are converted to ms here.
+    """
 
     def instantiate(self, sim: Any, local_ids: np.ndarray, context: Any) -> None:
         super().instantiate(sim, local_ids, context)
@@ -87,29 +94,22 @@ class PointNeuronManager(NodeManager):
                 )
             obj = getattr(h, mech)()
             for pname, values in params.items():
-                value = values[index] if isinstance(values, np.ndarray) else values
-                if hasattr(obj, pname):
-                    setattr(obj, pname, float(value))
+                value = float(values[index])
+                if hasattr(obj, pname) and not np.isnan(value):
+                    if self.info.dialect == "allen" and mech == "IntFire1" and pname in SECONDS:
+                        value *= 1000.0
+                    setattr(obj, pname, value)
             gid = self.gid(node_id)
             self.cells[int(node_id)] = ArtificialCell(gid=gid, node_id=int(node_id), hoc=obj)
 
-    def _dynamics_parameters(self) -> dict[str, Any]:
-        """@dynamics attributes (per node) or a bmtk-style dynamics_params json (shared)."""
-        params: dict[str, Any] = {}
-        for name in self.storage.dynamics_attribute_names:
-            params[name] = self.attribute("@dynamics:" + name).astype(float)
-        if "dynamics_params" in self.storage.attribute_names and self.info.point_neuron_models_dir:
-            files = set(self.attribute("dynamics_params").tolist())
-            if len(files) == 1:
-                path = self.info.point_neuron_models_dir / str(files.pop())
-                try:
-                    params.update(json.loads(path.read_text()))
-                except (OSError, json.JSONDecodeError) as exc:
-                    raise CircuitError(
-                        f"cannot read point-neuron parameters: {exc}",
-                        file=path,
-                        key="dynamics_params",
-                    ) from None
+    def _dynamics_parameters(self) -> dict[str, np.ndarray]:
+        """Numeric @dynamics parameters per local node (NaN where a type lacks one)."""
+        params: dict[str, np.ndarray] = {}
+        for name in sorted(self.attributes.names()):
+            if name.startswith("@dynamics:"):
+                values = self.attribute(name)
+                if values.dtype.kind in "iuf":
+                    params[name[10:]] = values.astype(float)
         return params
 
 
@@ -134,27 +134,12 @@ class BiophysicalNodeManager(NodeManager):
         super().instantiate(sim, local_ids, context)
         if not self.local_ids.size:
             return
-        h = sim.h
-        templates = self.attribute("model_template")
-        morphologies = self.attribute("morphology")
         threshold, holding = self._relative_currents()
-        morph_dir, ext = self.morphology_source()
-        loader = context.morphology_loader
+        inputs = CellInputs(self, self.local_ids)
         for index, node_id in enumerate(self.local_ids):
-            template = str(templates[index])
-            kind, _, name = template.partition(":")
-            if kind != "hoc":
-                raise CircuitError(
-                    f"node {node_id}: model_template '{template}' is not supported yet"
-                    " (expected hoc:<TemplateName>)",
-                    file=self.info.nodes_file,
-                    key="model_template",
-                )
-            hoc, sections = instantiate_hoc_cell(
-                h, self.info, name, int(node_id), morph_dir, str(morphologies[index]), ext, loader
-            )
+            hoc, sections, cell_class = self._build(sim.h, inputs, index, context.morphology_loader)
             context.progress(1)
-            self.cells[int(node_id)] = BiophysicalCell(
+            self.cells[int(node_id)] = cell_class(
                 gid=self.gid(node_id),
                 node_id=int(node_id),
                 hoc=hoc,
@@ -162,6 +147,37 @@ class BiophysicalNodeManager(NodeManager):
                 threshold_current=float(threshold[index]),
                 holding_current=float(holding[index]),
             )
+
+    def probe_cell(self, h: Any, node_id: int, loader: Any) -> tuple[Any, list[Any]]:
+        """One cell built outside the network (load-balance probes); the caller drops it."""
+        inputs = CellInputs(self, np.array([node_id], dtype=np.uint64))
+        hoc, sections, _ = self._build(h, inputs, 0, loader)
+        return hoc, sections
+
+    def _build(self, h: Any, inputs: CellInputs, index: int, loader: Any):
+        """(hoc object, sections, cell class) of the node at `index` of `inputs`."""
+        node_id = int(inputs.ids[index])
+        template = str(inputs.templates[index])
+        kind, _, name = template.partition(":")
+        morphology = str(inputs.morphologies[index])
+        if kind == "hoc":
+            hoc, sections = instantiate_hoc_cell(
+                h, self.info, name, node_id, inputs.morph_dir, morphology, inputs.ext, loader
+            )
+            return hoc, sections, BiophysicalCell
+        if inputs.allen is not None and _is_ctdb(template):
+            morph_file = _with_extension(morphology, inputs.ext)
+            dynamics, steps = inputs.allen.of(index)
+            hoc, sections = allen_cells.build_biophys1(
+                h, loader, node_id, inputs.morph_dir, morph_file, dynamics, steps, self.info.dL
+            )
+            return hoc, sections, allen_cells.AllenCell
+        raise CircuitError(
+            f"node {node_id}: model_template '{template}' is not supported yet"
+            " (expected hoc:<TemplateName> or ctdb:Biophys1)",
+            file=self.info.nodes_file,
+            key="model_template",
+        )
 
     def _relative_currents(self) -> tuple[np.ndarray, np.ndarray]:
         """threshold/holding currents, both or neither (neurodamus reads them together)."""
@@ -176,6 +192,57 @@ class BiophysicalNodeManager(NodeManager):
         return np.zeros(n), np.zeros(n)
 
 
+CTDB_TEMPLATES = {"ctdb:Biophys1", "ctdb:Biophys1.hoc"}
+
+
+def _is_ctdb(template: Any) -> bool:
+    return str(template) in CTDB_TEMPLATES
+
+
+def _with_extension(name: str, ext: str) -> str:
+    return name if Path(name).suffix else f"{name}.{ext}"
+
+
+class CellInputs:
+    """Bulk-read attributes a biophysical cell needs, for a list of node ids."""
+
+    def __init__(self, manager: BiophysicalNodeManager, ids: np.ndarray):
+        self.ids = np.asarray(ids, dtype=np.uint64)
+        self.templates = manager.attribute("model_template", self.ids)
+        self.morphologies = manager.attribute("morphology", self.ids)
+        self.morph_dir, self.ext = manager.morphology_source()
+        ctdb = any(_is_ctdb(t) for t in self.templates)
+        self.allen = AllenParameters(manager, self.ids) if ctdb else None
+
+
+class AllenParameters:
+    """Per node: the parsed model json and the model_processing steps of Biophys1 cells."""
+
+    def __init__(self, manager: NodeManager, ids: np.ndarray):
+        info = manager.info
+        n = ids.size
+        self.processing: list[Any] = [None] * n
+        self.files: list[Any] = [None] * n
+        if manager.has_attribute("model_processing"):
+            self.processing = manager.attribute("model_processing", ids).tolist()
+        if manager.has_attribute("dynamics_params"):
+            self.files = manager.attribute("dynamics_params", ids).tolist()
+        self.dirs = tuple(d for d in (info.biophysical_neuron_models_dir,) if d is not None)
+        self.file = info.nodes_file
+
+    def of(self, index: int) -> tuple[Any, list[str]]:
+        name = self.files[index]
+        dynamics = None
+        if isinstance(name, str) and name:
+            path = find_model_file(name, self.dirs, self.file, "dynamics_params")
+            dynamics = allen_cells.read_dynamics(path)
+        try:
+            steps = allen_cells.processing_steps(self.processing[index])
+        except CircuitError as exc:
+            raise CircuitError(exc.plain_message, file=self.file, key="model_processing") from None
+        return dynamics, steps
+
+
 def make_node_manager(info: NodePopulationInfo, storage: Any, offset: int) -> NodeManager:
     if info.is_virtual:
         return VirtualNodeManager(info, storage, offset)
@@ -188,3 +255,65 @@ def make_node_manager(info: NodePopulationInfo, storage: Any, offset: int) -> No
         file=info.nodes_file,
         key="type",
     )
+
+
+def check_cell_files(info: NodePopulationInfo, storage: Any) -> list[str]:
+    """Problems with the templates, model files and morphologies a population names.
+
+    For `sonatasim validate`: reads attributes through AttributeReader (so node types CSV
+    columns count) and knows both hoc:<Name> templates and ctdb:Biophys1 json models.
+    """
+    reader = AttributeReader(storage, info.nodes_file)
+    where = f"in {info.nodes_file} at '{info.name}'"
+    if not reader.has("model_template"):
+        return [f"{where}: no model_template attribute"]
+    if info.type not in ("biophysical", "single_compartment"):
+        return []
+    ids = np.arange(storage.size, dtype=np.uint64)
+    templates = np.asarray(reader.read("model_template", ids)).astype(str)
+    problems = []
+    for template in sorted(set(templates.tolist())):
+        if template.startswith("hoc:"):
+            models = info.biophysical_neuron_models_dir
+            path = (models or Path(".")) / f"{template[4:]}.hoc"
+            if models is None or not path.exists():
+                problems.append(f"hoc template not found: {path} (population {info.name})")
+        elif _is_ctdb(template):
+            problems += _check_ctdb(info, reader, ids[templates == template])
+        else:
+            problems.append(
+                f"{where}: model_template '{template}' is not hoc:<Name> or ctdb:Biophys1"
+            )
+    if not reader.has("morphology"):
+        return problems + [f"{where}: no morphology attribute"]
+    manager = BiophysicalNodeManager(info, storage, 0)
+    try:
+        morph_dir, ext = manager.morphology_source()
+    except CircuitError as exc:
+        return problems + [exc.describe()]
+    names = sorted({_with_extension(str(n), ext) for n in reader.read("morphology", ids).tolist()})
+    missing = [n for n in names if not (morph_dir / n).exists()]
+    if missing and morph_dir.suffix != ".h5":
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        problems.append(f"{len(missing)} morphologies missing in {morph_dir}: {shown}")
+    return problems
+
+
+def _check_ctdb(info: NodePopulationInfo, reader: AttributeReader, ids: np.ndarray) -> list[str]:
+    problems = []
+    dirs = tuple(d for d in (info.biophysical_neuron_models_dir,) if d is not None)
+    if reader.has("dynamics_params"):
+        for name in sorted({str(f) for f in reader.read("dynamics_params", ids).tolist() if f}):
+            try:
+                allen_cells.read_dynamics(
+                    find_model_file(name, dirs, info.nodes_file, "dynamics_params")
+                )
+            except CircuitError as exc:
+                problems.append(exc.describe())
+    if reader.has("model_processing"):
+        for value in sorted({str(v) for v in reader.read("model_processing", ids).tolist() if v}):
+            try:
+                allen_cells.processing_steps(value)
+            except CircuitError as exc:
+                problems.append(f"in {info.nodes_file}: {exc.plain_message}")
+    return problems
