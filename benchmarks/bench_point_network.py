@@ -1,7 +1,7 @@
 """Issue-2 benchmark: engine setup and run time against a plain-NEURON loop, same circuit.
 
 Usage: python benchmarks/bench_point_network.py [--cells 2000] [--virtual 500]
-           [--edges 200000] [--tstop 1000] [--workdir DIR] [--ranks 1] [--repeat 3]
+           [--edges 200000] [--tstop 1000] [--workdir DIR] [--ranks 1] [--repeat 5]
 
 1. Generates an IntFire1 point-neuron circuit with `engine.io.generator.generate_point_network`
    (a quarter of the edges from the virtual inputs, the rest recurrent), cached in WORKDIR.
@@ -37,6 +37,7 @@ REPO = HERE.parent
 PLAIN = HERE / "plain_point_network.py"
 TARGET_RATIO = 1.5
 FIRST_N = 100
+COUNTS = ("ranks", "cells", "synapses", "spikes")  # integer lines of the engine summary
 # (table row, engine phase, plain phase); the engine reads the circuit inside its phases.
 ROWS = [
     ("mechanisms", "mechanisms", "mechanisms"),
@@ -135,11 +136,8 @@ def parse_engine_summary(text: str) -> dict:
         phases[name] = float(value)
     phases["run"] = float(_search(r"^\s+run time\s+([\d.]+) s", text).group(1))
     memory = _search(r"^\s+peak memory\s+(\d+) MB per rank \(max\), (\d+) MB total", text)
-    return {
-        "ranks": int(_search(r"^\s+ranks\s+(\d+)$", text).group(1)),
-        "cells": int(_search(r"^\s+cells\s+(\d+)$", text).group(1)),
-        "synapses": int(_search(r"^\s+synapses\s+(\d+)$", text).group(1)),
-        "spikes": int(_search(r"^\s+spikes\s+(\d+)$", text).group(1)),
+    counts = {k: int(_search(rf"^\s+{k}\s+(\d+)$", text).group(1)) for k in COUNTS}
+    return counts | {
         "phases": phases,
         "setup": float(setup.group(1)),
         "peak_memory_mb_max": float(memory.group(1)),
@@ -223,11 +221,29 @@ def table(engine: dict, plain: dict, n_edges: int) -> list[str]:
     return lines
 
 
+def engine_revision() -> str:
+    """The commit the engine was measured at, "+dirty" with uncommitted engine changes."""
+
+    def git(*argv: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPO), *argv], capture_output=True, text=True
+        ).stdout
+
+    try:
+        dirty = git("status", "--porcelain", "engine", "mod").strip()
+        return git("rev-parse", "--short", "HEAD").strip() + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
 def main() -> None:
     args = parse_args()
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     root = circuit_dir(args)
+    from engine.mechanisms import build_mechanisms
+
+    print(f"mechanisms: {build_mechanisms([])}")  # warm the cache: no side pays nrnivmodl
     tag = f"{args.ranks}rank"
     engine_out = args.workdir / f"engine-output-{tag}"
     plain_spikes = args.workdir / f"plain-spikes-{tag}.npz"
@@ -241,13 +257,14 @@ def main() -> None:
     )
     spikes = compare_spikes(engine_out / "spikes.h5", plain_spikes)
     ratio = engine["setup"] / plain["setup"]
-    n_edges = engine["synapses"]
+    n_edges, revision = engine["synapses"], engine_revision()
 
     print()
     print(
         f"{args.cells} IntFire1 cells, {args.virtual} virtual inputs, {n_edges} edges"
         f" ({args.edges // 4} virtual + {args.edges - args.edges // 4} recurrent),"
-        f" {args.tstop:g} ms, {args.ranks} rank(s); best of {len(engine_runs)} run(s) per row"
+        f" {args.tstop:g} ms, {args.ranks} rank(s); best of {len(engine_runs)} run(s) per row;"
+        f" engine {revision}"
     )
     print("\n".join(table(engine, plain, n_edges)))
     print()
@@ -256,9 +273,10 @@ def main() -> None:
         f"setup ratio engine/plain = {ratio:.2f} best-to-best, {median_ratio:.2f} median of"
         f" run pairs (target <= {TARGET_RATIO}): {verdict}"
     )
+    first_ok = spikes[f"first_{FIRST_N}_equal"]
     print(
         f"spike trains: counts {spikes['engine_spikes']} vs {spikes['plain_spikes']},"
-        f" first {FIRST_N} (id, time) pairs {'identical' if spikes[f'first_{FIRST_N}_equal'] else 'DIFFER'},"
+        f" first {FIRST_N} (id, time) pairs {'identical' if first_ok else 'DIFFER'},"
         f" all spikes {'identical' if spikes['all_equal'] else 'DIFFER'}"
     )
 
@@ -268,6 +286,7 @@ def main() -> None:
         "plain": plain,
         "engine_runs": engine_runs,
         "plain_runs": plain_runs,
+        "engine_revision": revision,
         "setup_ratio": ratio,
         "setup_ratio_median": median_ratio,
         "load_average": os.getloadavg(),
@@ -282,12 +301,9 @@ def main() -> None:
     path = args.workdir / f"results-{tag}.json"
     path.write_text(json.dumps(results, indent=1) + "\n")
     print(f"results: {path}")
-    assert spikes["counts_equal"], "engine and plain NEURON spike counts differ"
-    assert spikes[f"first_{FIRST_N}_equal"], f"the first {FIRST_N} spikes differ"
+    if not (spikes["counts_equal"] and first_ok):
+        sys.exit("FAILED: the engine and plain NEURON spike trains differ")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as exc:
-        sys.exit(f"FAILED: {exc}")
+    main()

@@ -89,6 +89,12 @@ def cli() -> None:
     help="How cells are dealt to ranks.",
 )
 @click.option("--log-file", type=click.Path(path_type=Path), help="Also write the log here.")
+@click.option(
+    "--report-buffer-mb",
+    type=float,
+    default=None,
+    help="Memory per rank for report samples before they go to disk (default 256).",
+)
 @click.option("--no-progress", is_flag=True, help="Do not draw progress bars.")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @click.option("-v", "--verbose", count=True, help="More detail in the log.")
@@ -100,6 +106,7 @@ def run(
     ranks: int | None,
     lb_mode: str,
     log_file: Path | None,
+    report_buffer_mb: float | None,
     no_progress: bool,
     debug: bool,
     verbose: int,
@@ -107,6 +114,10 @@ def run(
     """Simulate the circuit described by CONFIG (a SONATA simulation_config.json)."""
     if ranks is not None:
         _relaunch_under_mpiexec(ranks)
+    if report_buffer_mb is not None:
+        if report_buffer_mb <= 0:
+            raise UserError(f"--report-buffer-mb must be positive, got {report_buffer_mb}")
+        os.environ["SONATASIM_REPORT_BUFFER_MB"] = str(report_buffer_mb)
     from engine import simulator
     from engine.config import load_setup
     from engine.logs import add_log_file, setup_logging

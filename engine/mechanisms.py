@@ -38,7 +38,15 @@ LOG_NAME = "nrnivmodl.log"
 # nrnivmodl compiles from the build directory.
 AUX_SUFFIXES = (".inc", ".h", ".hpp", ".c", ".cpp")
 # Our own mechanisms; used to tell whether NEURON already has them from somewhere else.
-OWN_MECHANISMS = ("SonataVecStim", "SonataExp2Syn")
+OWN_MECHANISMS = (
+    "SonataVecStim",
+    "SonataExp2Syn",
+    "SonataProbAMPANMDA",
+    "SonataProbGABAAB",
+    "SonataGap",
+    "SonataCurrentSource",
+    "SonataConductanceSource",
+)
 _KEY_SCHEMA = "sonatasim-mechanisms-1"
 _TAIL_LINES = 30
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -65,6 +65,8 @@ class Simulation:
         from engine.mechanisms import load_mechanisms
 
         setup, sim = self.setup, self.sim
+        if sim.is_root:
+            remove_stale_temporaries(setup.output.output_dir)
         with self.timer.phase("mechanisms"):
             load_mechanisms(setup.mechanism_dirs + list(self.options.mechanisms), sim)
         self._apply_globals()
@@ -125,13 +127,17 @@ class Simulation:
         sim, run = self.sim, self.setup.run
         h, pc = sim.h, sim.pc
         with self.timer.phase("init"):
+            if self.circuit.has_gap_junctions:
+                pc.setup_transfer()  # collective, after every source_var/target_var
             pc.set_maxstep(MAX_SPIKE_EXCHANGE_STEP_MS)
             h.stdinit()
         with (
             self.timer.phase("run"),
             progress_bar(sim, self.options.progress, run.tstop, "simulating", "ms") as step,
         ):
-            while h.t < run.tstop - 1e-9:
+            # Half a step of slack: t accumulates round-off over thousands of steps, and a
+            # stricter test would never end once t sits just below tstop.
+            while h.t < run.tstop - 0.5 * run.dt:
                 until = min(h.t + PSOLVE_CHUNK_MS, run.tstop)
                 before = h.t
                 pc.psolve(until)
@@ -160,6 +166,16 @@ class Simulation:
             self.total_spikes,
             str(self.setup.output.spikes_file),
         )
+
+
+def remove_stale_temporaries(output_dir: Path) -> None:
+    """Delete half-written outputs (`*.tmp-<pid>`) that a killed earlier run left behind."""
+    if not output_dir.is_dir():
+        return
+    for leftover in output_dir.glob("*.tmp-*"):
+        if leftover.is_file():
+            log.info("removing %s, left by an interrupted run", leftover.name)
+            leftover.unlink(missing_ok=True)
 
 
 def _enum_value(value: Any) -> str:

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engine.config import SimulationSetup, load_setup
 from engine.errors import UserError
 
@@ -71,55 +69,22 @@ def validate_config(config: str | Path) -> tuple[list[str], list[str]]:
         if not directory.is_dir():
             out.add(f"mechanisms_dir {directory} does not exist")
     _check_inputs(out, setup)
+    _check_reports(out, setup)
     return out.problems, facts
 
 
+def _check_reports(out: _Collector, setup: SimulationSetup) -> None:
+    from engine.managers.report_spec import parse_reports
+
+    out.check(lambda: parse_reports(setup))
+
+
 def _check_cells(out: _Collector, setup: SimulationSetup, name: str, info: Any, storage: Any):
-    """Every template and morphology the population names must exist."""
-    if "model_template" not in storage.attribute_names:
-        out.add(f"in {info.nodes_file} at '{name}': no model_template attribute")
-        return
-    ids = np.arange(storage.size, dtype=np.uint64)
-    from engine.managers.nodes import read_attribute
+    """Every template, morphology and dynamics file the population names must exist."""
+    from engine.managers.nodes import check_cell_files
 
-    templates = out.check(lambda: read_attribute(storage, "model_template", ids, info.nodes_file))
-    if templates is None or info.type not in ("biophysical", "single_compartment"):
-        return
-    for template in sorted(set(map(str, templates))):
-        if not template.startswith("hoc:"):
-            out.add(f"in {info.nodes_file} at 'model_template': '{template}' is not hoc:<Name>")
-            continue
-        models = info.biophysical_neuron_models_dir
-        path = (models or Path(".")) / f"{template[4:]}.hoc"
-        if models is None or not path.exists():
-            out.add(f"hoc template not found: {path} (population {name})")
-    if "morphology" not in storage.attribute_names:
-        out.add(f"in {info.nodes_file} at '{name}': no morphology attribute")
-        return
-    morph_dir, ext = _morphology_source(info)
-    if morph_dir is None:
-        out.add(f"population {name} has no morphologies_dir")
-        return
-    names = read_attribute(storage, "morphology", ids, info.nodes_file)
-    missing = [
-        n for n in sorted(set(map(str, names))) if not (morph_dir / _with_ext(n, ext)).exists()
-    ]
-    if missing and morph_dir.suffix != ".h5":
-        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        out.add(f"{len(missing)} morphologies missing in {morph_dir}: {shown}")
-
-
-def _morphology_source(info: Any) -> tuple[Path | None, str]:
-    alt = info.alternate_morphologies
-    if "neurolucida-asc" in alt:
-        return alt["neurolucida-asc"], "asc"
-    if "h5v1" in alt:
-        return alt["h5v1"], "h5"
-    return info.morphologies_dir, "swc"
-
-
-def _with_ext(name: str, ext: str) -> str:
-    return name if Path(name).suffix else f"{name}.{ext}"
+    for problem in out.check(lambda: check_cell_files(info, storage)) or []:
+        out.add(problem)
 
 
 def _check_node_sets(out: _Collector, setup: SimulationSetup, targets: Any) -> None:
@@ -144,6 +109,7 @@ def _check_node_sets(out: _Collector, setup: SimulationSetup, targets: Any) -> N
 def _check_inputs(out: _Collector, setup: SimulationSetup) -> None:
     for name in setup.input_names:
         block = setup.input(name)
-        spike_file = getattr(block, "spike_file", None)
-        if spike_file and not Path(spike_file).exists():
-            out.add(f"at 'inputs.{name}.spike_file': {spike_file} does not exist")
+        for key in ("spike_file", "path"):
+            value = getattr(block, key, None)
+            if value and not Path(value).exists():
+                out.add(f"at 'inputs.{name}.{key}': {value} does not exist")

@@ -20,6 +20,7 @@ from engine.config import SimulationSetup
 from engine.errors import CircuitError, ConfigError
 from engine.managers import load_balance
 from engine.managers.edges import EdgeManager
+from engine.managers.gap_junctions import GapJunctionManager, create_gap_junctions
 from engine.managers.nodes import NodeManager, make_node_manager
 from engine.managers.targets import Target, TargetManager
 
@@ -91,6 +92,7 @@ class CircuitManager:
         self.edge_managers: list[EdgeManager] = []
         self.plan: dict[str, np.ndarray] = {}
         self.spike_sources: list[Any] = []
+        self.gap_junctions: list[GapJunctionManager] = []
 
     def _simulated_target(self) -> Target:
         """Cells to instantiate: the node_set, or every non-virtual population."""
@@ -123,12 +125,40 @@ class CircuitManager:
         return {p: self.simulated.get(p) for p in self.simulated.populations}
 
     def create_cells(self, context: BuildContext, lb_mode: str = "round-robin") -> None:
+        """Deal the cells to ranks (rank 0 plans, all receive it), build the local ones."""
         cells = self.simulated_ids()
-        self.plan = load_balance.assign_ranks(cells, self.sim.nranks, lb_mode)
+        load_balance.check_mode(lb_mode)
+        outcome = self._plan_on_root(cells, context, lb_mode)
+        self.plan = outcome.plan
         mine = load_balance.local_ids(cells, self.plan, self.sim.rank)
+        self.targets.set_local_cells(mine)
         for name, manager in sorted(self.node_managers.items()):
             if name in mine:
                 manager.instantiate(self.sim, mine[name], context)
+
+    def _plan_on_root(self, cells: dict[str, np.ndarray], context: BuildContext, mode: str):
+        """The load-balance plan, computed (or read from the cache) on rank 0, broadcast."""
+        from engine.managers.cost import MechanismProbe, estimate_costs
+
+        outcome = None
+        if self.sim.is_root:
+            probe = MechanismProbe(self.sim.h, context.morphology_loader)
+            outcome = load_balance.make_plan(
+                self.setup,
+                cells,
+                self.sim.nranks,
+                mode,
+                lambda: estimate_costs(self.setup, self.node_managers, cells, probe),
+            )
+            if outcome.summary is not None:
+                log.info(
+                    "Load balance %s%s: imbalance (max/mean estimated cost) %.3f%s",
+                    outcome.mode,
+                    f" (from {mode})" if outcome.mode != mode else "",
+                    outcome.summary.imbalance,
+                    f"; plan {outcome.path}" if outcome.path else "",
+                )
+        return self.sim.broadcast(outcome, 0)
 
     def register_gids(self) -> None:
         """Give every local cell its gid and spike detector; record all local spikes."""
@@ -145,7 +175,7 @@ class CircuitManager:
     def create_edges(self) -> None:
         simulated = {p: set(map(int, ids)) for p, ids in self.simulated_ids().items()}
         for name, info in self.setup.edge_populations.items():
-            if info.type not in ("chemical", "synapse", ""):
+            if info.type not in ("chemical", "synapse", "electrical", ""):
                 log.warning("edge population %s of type %s is not supported yet", name, info.type)
                 continue
             for end, pop in (("source", info.source), ("target", info.target)):
@@ -156,6 +186,8 @@ class CircuitManager:
                         file=info.edges_file,
                         key=f"{name}.{end}",
                     )
+            if info.type == "electrical":
+                continue  # gap junctions below, on every rank
             target = self.node_managers[info.target]
             if not target.cells:
                 continue
@@ -163,6 +195,14 @@ class CircuitManager:
             manager = EdgeManager(info, storage, self.node_managers[info.source], target)
             manager.create_synapses(self.sim, self.setup, simulated)
             self.edge_managers.append(manager)
+        self.gap_junctions = create_gap_junctions(
+            self, lambda info: open_edge_population(info.edges_file, info.name)
+        )
+
+    @property
+    def has_gap_junctions(self) -> bool:
+        """From the config, so equal on every rank (setup_transfer is collective)."""
+        return any(i.type == "electrical" for i in self.setup.edge_populations.values())
 
     @property
     def local_cell_count(self) -> int:

@@ -8,7 +8,10 @@ created objects never depends on the rank count.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from engine.errors import ConfigError
 
@@ -85,3 +88,64 @@ def local_target_points(
             points.append(point)
     points.sort(key=lambda p: p.gid)
     return points
+
+
+def _compartment_targets(circuit: Any) -> Any:
+    """The circuit's TargetManager, with the config's compartment_sets_file attached."""
+    targets = circuit.targets
+    if targets.compartment_sets_file is None:
+        path = getattr(circuit.setup.libsonata_config, "compartment_sets_file", "") or ""
+        if path:
+            targets.attach_compartment_sets(Path(path))
+    return targets
+
+
+def local_compartment_set_points(circuit: Any, name: str) -> list[TargetPoint]:
+    """Points of compartment set `name` on this rank's cells, ascending gid.
+
+    Entries on cells living on other ranks (or not simulated) are simply not local; an
+    entry on a section the cell does not have is an error naming the set.
+    """
+    targets = _compartment_targets(circuit)
+    compartments = targets.compartment_set(name)
+    population = compartments.population
+    manager = circuit.node_managers[population]
+    wanted = compartments.node_ids()
+    simulated = circuit.simulated.get(population)
+    outside = np.setdiff1d(wanted, simulated)
+    if outside.size and _is_root(circuit):
+        targets.warn_once(
+            f"compartment set '{name}': {outside.size} of its {wanted.size} cells of population"
+            f" {population} are not simulated (not in the node_set); their entries are ignored"
+        )
+    local = np.array(sorted(manager.cells), dtype=np.uint64)
+    points = []
+    for node_id, locations in sorted(compartments.local(local).items()):
+        cell = manager.cells[node_id]
+        if getattr(cell, "is_artificial", False):
+            raise ConfigError(
+                f"compartment set '{name}' names node {node_id} of population {population},"
+                " an artificial cell without sections",
+                file=targets.compartment_sets_file,
+                key=name,
+            )
+        point = TargetPoint(population, node_id, cell.gid, cell)
+        n_sections = len(cell.sections)
+        for section_id, offset in locations:
+            if not 0 <= section_id < n_sections:
+                raise ConfigError(
+                    f"compartment set '{name}' names section {section_id} of node {node_id}"
+                    f" (population {population}), which has {n_sections} sections",
+                    file=targets.compartment_sets_file,
+                    key=name,
+                )
+            point.section_ids.append(section_id)
+            point.xs.append(offset)
+        points.append(point)
+    points.sort(key=lambda p: p.gid)
+    return points
+
+
+def _is_root(circuit: Any) -> bool:
+    sim = getattr(circuit, "sim", None)
+    return sim is None or bool(getattr(sim, "is_root", True))

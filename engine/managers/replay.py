@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.errors import ConfigError
 from engine.io.spike_file import read_spike_file
+from engine.managers.synapse_models import NETCON_REPLAY
 
 log = logging.getLogger("sonatasim")
 
@@ -68,8 +69,8 @@ class ReplayManager:
         sources: dict[int, Any] = {}
         for i in wanted:
             src = int(local.source_ids[i])
-            if src not in spans:
-                continue
+            if src not in spans or local.targets[i] is None:
+                continue  # no spikes, or a synapse on a section the template removed
             stim = sources.get(src)
             if stim is None:
                 start, end = spans[src]
@@ -82,5 +83,5 @@ class ReplayManager:
                 self.replayed_events += int(end - start)
             nc = h.NetCon(stim, local.targets[i])
             nc.delay = float(local.delays[i])
-            nc.weight[0] = float(local.weights[i])
+            manager.configure_netcon(nc, i, NETCON_REPLAY)
             self.netcons.append(nc)
