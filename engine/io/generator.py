@@ -7,6 +7,7 @@ directory holds only relative paths, so it can be moved. Run
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from engine.io.generator_base import (
     write_cell_files,
     write_configs,
 )
-from engine.io.sonata_writer import write_node_sets, write_nodes
+from engine.io.sonata_writer import write_json, write_node_sets, write_nodes
 from engine.io.spike_file import write_spike_file
 from engine.io.templates import write_ball_and_stick_swc, write_template
 
@@ -301,10 +302,28 @@ def generate_point_network(
 def write_examples(example_root: str | Path) -> list[GeneratedCircuit]:
     """Write the shipped examples: the E/I network into `example_root`, the ring beside it."""
     example_root = Path(example_root)
-    return [
-        generate_ei_network(example_root),
-        generate_ring(example_root.parent / "ring"),
-    ]
+    example = generate_ei_network(example_root)
+    _add_soma_report(example.simulation_config, node_set="Cortex", dt=0.1)
+    return [example, generate_ring(example_root.parent / "ring")]
+
+
+def _add_soma_report(simulation_config: Path, node_set: str, dt: float) -> None:
+    """Record soma voltages in the shipped example, so `make run` shows a report too."""
+    config = json.loads(simulation_config.read_text())
+    tstop = config["run"]["tstop"]
+    config["reports"] = {
+        "soma_voltage": {
+            "cells": node_set,
+            "type": "compartment",
+            "variable_name": "v",
+            "sections": "soma",
+            "unit": "mV",
+            "dt": dt,
+            "start_time": 0.0,
+            "end_time": tstop,
+        }
+    }
+    write_json(simulation_config, config)
 
 
 if __name__ == "__main__":
