@@ -84,9 +84,10 @@ def cli() -> None:
 @click.option("-n", "--ranks", type=int, default=None, help="Launch under mpiexec with N ranks.")
 @click.option(
     "--lb-mode",
-    default="round-robin",
+    default="auto",
     show_default=True,
-    help="How cells are dealt to ranks.",
+    help="How cells are dealt to ranks: round-robin, whole-cell (by estimated cost) or"
+    " auto (whole-cell when it is clearly better); multisplit is not implemented.",
 )
 @click.option("--log-file", type=click.Path(path_type=Path), help="Also write the log here.")
 @click.option(

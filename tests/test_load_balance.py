@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.bench_load_balance import generate_heterogeneous
 from engine.config import load_setup
 from engine.errors import ConfigError
+from engine.io.generator_heterogeneous import generate_heterogeneous
 from engine.managers import load_balance
 from engine.managers.cost import COMPARTMENT_COST, MECHANISM_COST, SYNAPSE_COST
 from tests.conftest import run_cli, run_python

@@ -82,7 +82,12 @@ class CircuitManager:
             name: open_node_population(info.nodes_file, name)
             for name, info in setup.node_populations.items()
         }
-        self.targets = TargetManager(setup.node_sets_files, self.storages)
+        compartment_sets = setup.libsonata_config.compartment_sets_file or None
+        self.targets = TargetManager(
+            setup.node_sets_files,
+            self.storages,
+            compartment_sets_file=Path(compartment_sets) if compartment_sets else None,
+        )
         self.simulated = self._simulated_target()
         self.offsets = population_offsets(self._max_ids())
         self.node_managers: dict[str, NodeManager] = {
@@ -136,7 +141,9 @@ class CircuitManager:
             if name in mine:
                 manager.instantiate(self.sim, mine[name], context)
 
-    def _plan_on_root(self, cells: dict[str, np.ndarray], context: BuildContext, mode: str):
+    def _plan_on_root(
+        self, cells: dict[str, np.ndarray], context: BuildContext, mode: str
+    ) -> load_balance.PlanOutcome:
         """The load-balance plan, computed (or read from the cache) on rank 0, broadcast."""
         from engine.managers.cost import MechanismProbe, estimate_costs
 
