@@ -46,7 +46,7 @@ phases: dict[str, float] = {}
 
 
 class Phase:
-    """`with Phase("cells"):` adds the elapsed wall time to phases["cells"]."""
+    """`with Phase("cells"):` stores the elapsed wall time in phases["cells"]."""
 
     def __init__(self, name: str):
         self.name = name

@@ -67,8 +67,11 @@ class ReplayManager:
         ends = np.append(starts[1:], node_ids.size)
         spans = {int(u): (s, e) for u, s, e in zip(unique, starts, ends, strict=True)}
         sources: dict[int, Any] = {}
-        for i in wanted:
-            src = int(local.source_ids[i])
+        simple = getattr(manager, "model", None) is None
+        source_ids, delays = local.source_ids.tolist(), np.asarray(local.delays, float).tolist()
+        weights = np.asarray(local.weights, float).tolist() if simple else None
+        for i in wanted.tolist():
+            src = source_ids[i]
             if src not in spans or local.targets[i] is None:
                 continue  # no spikes, or a synapse on a section the template removed
             stim = sources.get(src)
@@ -81,7 +84,10 @@ class ReplayManager:
                 self.vectors.append(vec)
                 self.sources.append(stim)
                 self.replayed_events += int(end - start)
-            nc = h.NetCon(stim, local.targets[i])
-            nc.delay = float(local.delays[i])
-            manager.configure_netcon(nc, i, NETCON_REPLAY)
+            if simple:  # threshold (unused for an artificial source), delay, weight at once
+                nc = h.NetCon(stim, local.targets[i], 10.0, delays[i], weights[i])
+            else:
+                nc = h.NetCon(stim, local.targets[i])
+                nc.delay = delays[i]
+                manager.configure_netcon(nc, i, NETCON_REPLAY)
             self.netcons.append(nc)
