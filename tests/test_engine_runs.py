@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import h5py
 import libsonata
 import numpy as np
 import pytest
@@ -98,18 +99,33 @@ def test_spike_file_equals_what_neuron_recorded(tmp_path):
 
 
 @pytest.mark.mpi
-def test_two_ranks_give_bit_identical_spikes_and_reruns_too(tmp_path):
+def test_two_and_four_ranks_give_bit_identical_spikes_and_reports_and_reruns_too(tmp_path):
     config = REPO / "configs" / "example" / "simulation_config.json"
     run_cli("run", config, "--output-dir", tmp_path / "one")
     run_cli("run", config, "--output-dir", tmp_path / "again")
     run_cli("run", config, "--output-dir", tmp_path / "two", ranks=2)
     run_cli("run", "-n", "2", config, "--output-dir", tmp_path / "two_flag")
+    run_cli("run", config, "--output-dir", tmp_path / "four", ranks=4)
     one = read_spikes(tmp_path / "one" / "spikes.h5", "cortex")
     assert one[0].size > 20, "the example network should fire"
-    for other in ("again", "two", "two_flag"):
+    voltages = read_report(tmp_path / "one" / "soma_voltage.h5")
+    for other in ("again", "two", "two_flag", "four"):
         ids, times = read_spikes(tmp_path / other / "spikes.h5", "cortex")
         np.testing.assert_array_equal(ids, one[0])
         np.testing.assert_array_equal(times, one[1])
+        for key, values in read_report(tmp_path / other / "soma_voltage.h5").items():
+            np.testing.assert_array_equal(values, voltages[key], err_msg=f"{other}: {key}")
+
+
+def read_report(path: Path) -> dict[str, np.ndarray]:
+    """Every dataset of a report file, by its path."""
+    out: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(
+            lambda name, obj: out.update({name: obj[()]}) if hasattr(obj, "shape") else None
+        )
+    assert out, path
+    return out
 
 
 @pytest.mark.parametrize("order", ["by_id", "none"])
