@@ -36,16 +36,18 @@ class TargetPoint:
 
 def section_ids_of_type(cell: Any, section_type: str) -> list[int]:
     """SONATA section ids of the cell's sections of one type (soma/axon/dend/apic/all)."""
+    # Templates that remove sections (axon replacement) leave None holes in the table.
+    present = [(i, sec) for i, sec in enumerate(cell.sections) if sec is not None]
     if section_type == "all":
-        return list(range(len(cell.sections)))
+        return [i for i, _ in present]
     if section_type not in SECTION_LISTS:
         raise ConfigError(f"unknown section type '{section_type}'", key="sections")
-    index = {sec.name(): i for i, sec in enumerate(cell.sections)}
+    index = {sec.name(): i for i, sec in present}
     hoc_list = getattr(cell.hoc, SECTION_LISTS[section_type], None)
     if hoc_list is not None:
         return sorted(index[s.name()] for s in hoc_list if s.name() in index)
     prefix = SECTION_PREFIXES[section_type]
-    return [i for i, s in enumerate(cell.sections) if s.name().split(".")[-1].startswith(prefix)]
+    return [i for i, s in present if s.name().split(".")[-1].startswith(prefix)]
 
 
 def segment_locations(cell: Any, section_ids: list[int], compartments: str) -> tuple[list, list]:
@@ -73,6 +75,13 @@ def local_target_points(
 ) -> list[TargetPoint]:
     """Points on this rank's cells of `node_set`, ascending gid."""
     target = circuit.targets.target(node_set, key=key)
+    return points_on_target(circuit, target, sections=sections, compartments=compartments)
+
+
+def points_on_target(
+    circuit: Any, target: Any, *, sections: str = "soma", compartments: str = "center"
+) -> list[TargetPoint]:
+    """Points on this rank's cells of a resolved target (e.g. the simulated cells)."""
     points = []
     for population in target.populations:
         manager = circuit.node_managers[population]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.managers import points as points_module
-from engine.managers.points import TargetPoint, section_ids_of_type, segment_locations
+from engine.managers.points import TargetPoint
 from engine.managers.report_spec import ReportSpec, Variable
 
 log = logging.getLogger("sonatasim")
@@ -47,21 +47,9 @@ class CellProbes:
 
 def _simulated_points(circuit: Any, sections: str, compartments: str) -> list[TargetPoint]:
     """Points on every local simulated cell (a report with no `cells` node set)."""
-    points = []
-    for population in circuit.simulated.populations:
-        manager = circuit.node_managers[population]
-        wanted = set(map(int, circuit.simulated.get(population)))
-        for node_id in sorted(wanted & set(manager.cells)):
-            cell = manager.cells[node_id]
-            point = TargetPoint(population, node_id, cell.gid, cell)
-            if not getattr(cell, "is_artificial", False):
-                ids = section_ids_of_type(cell, sections)
-                if sections == "soma" and compartments == "center":
-                    ids = ids[:1]
-                point.section_ids, point.xs = segment_locations(cell, ids, compartments)
-            points.append(point)
-    points.sort(key=lambda p: p.gid)
-    return points
+    return points_module.points_on_target(
+        circuit, circuit.simulated, sections=sections, compartments=compartments
+    )
 
 
 def report_points(spec: ReportSpec, circuit: Any) -> list[TargetPoint]:
