@@ -46,6 +46,8 @@ OWN_MECHANISMS = (
     "SonataGap",
     "SonataCurrentSource",
     "SonataConductanceSource",
+    "SonataInhPoissonStim",
+    "SonataTTX",
 )
 _KEY_SCHEMA = "sonatasim-mechanisms-1"
 _TAIL_LINES = 30

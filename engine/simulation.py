@@ -16,10 +16,14 @@ from typing import Any
 from engine.config import SimulationSetup
 from engine.errors import ConfigError
 from engine.managers.circuit import BuildContext, CircuitManager
+from engine.managers.minis import SpontaneousMinis
+from engine.managers.modifications import ModificationManager
+from engine.managers.overrides import ConnectionOverrides
 from engine.managers.replay import ReplayManager
 from engine.managers.reports import ReportManager
 from engine.managers.spikes import SpikeRecorder
 from engine.managers.stimuli import StimulusManager
+from engine.managers.templates import reinit_ion_channel_rngs
 from engine.summary import PhaseTimer, RunSummary, summarise
 
 log = logging.getLogger("sonatasim")
@@ -58,6 +62,9 @@ class Simulation:
         self.stimuli: StimulusManager | None = None
         self.reports: ReportManager | None = None
         self.spikes: SpikeRecorder | None = None
+        self.overrides: ConnectionOverrides | None = None
+        self.minis: SpontaneousMinis | None = None
+        self.modifications: ModificationManager | None = None
         self.total_spikes = 0
 
     def build(self) -> None:
@@ -67,6 +74,9 @@ class Simulation:
         setup, sim = self.setup, self.sim
         if sim.is_root:
             remove_stale_temporaries(setup.output.output_dir)
+        # parsed (statements checked) before anything is built: a bad block fails fast
+        self.overrides = ConnectionOverrides(setup)
+        self.modifications = ModificationManager(setup)
         with self.timer.phase("mechanisms"):
             load_mechanisms(setup.mechanism_dirs + list(self.options.mechanisms), sim)
         self._apply_globals()
@@ -76,6 +86,7 @@ class Simulation:
             loader = MorphologyLoader().install(sim.h)
             with progress_bar(sim, self.options.progress, total / sim.nranks, "cells", "cell") as p:
                 self.circuit.create_cells(BuildContext(loader, p), self.options.lb_mode)
+            reinit_ion_channel_rngs(self.circuit.node_managers, setup.run.ionchannel_seed)
             self.circuit.register_gids()
         log.info(
             "Created %d cells on %d rank(s); gid offsets %s",
@@ -84,9 +95,15 @@ class Simulation:
             ", ".join(f"{k}={v}" for k, v in self.circuit.offsets.items()),
         )
         with self.timer.phase("synapses"):
-            self.circuit.create_edges()
+            with self.overrides.applied(self.circuit):
+                self.circuit.create_edges()
+            self.minis = SpontaneousMinis(sim, self.circuit, setup)
+            self.minis.create()
         with self.timer.phase("inputs"):
             self._create_inputs()
+            self.overrides.schedule_delayed_weights(sim.h)
+        with self.timer.phase("modifications"):
+            self.modifications.apply(sim, self.circuit)
         with self.timer.phase("reports"):
             self.reports = ReportManager(sim, self.circuit, setup)
             self.reports.create()

@@ -75,6 +75,8 @@ def stream_keys(
 class BBPModel(SynapseModel):
     """Per-edge TM parameters; weights (nS) go to NetCon weight[0], not to gmax."""
 
+    weight_unit = "nS"
+
     excitatory: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     use: np.ndarray = field(default_factory=lambda: np.zeros(0))
     dep: np.ndarray = field(default_factory=lambda: np.zeros(0))

@@ -21,6 +21,8 @@ from engine.managers import allen_synapses
 from engine.managers.attributes import AttributeReader, selection
 from engine.managers.cells import clamp_x
 from engine.managers.nodes import NodeManager
+from engine.managers.overrides import EdgeOverrides
+from engine.managers.overrides import resolve_active as resolve_overrides
 from engine.managers.synapse_models import (
     NETCON_PRESYNAPTIC,
     ModelContext,
@@ -85,6 +87,7 @@ class EdgeManager:
         self.netcons: list[Any] = []
         self.point_processes = 0
         self.skipped = 0
+        self.overrides: EdgeOverrides | None = None
 
     @property
     def name(self) -> str:
@@ -147,16 +150,33 @@ class EdgeManager:
             n = len(local)
             if plan.section_ids is not None and plan.positions is not None:
                 where = Locations(plan.section_ids, plan.positions)
+        # connection_overrides: weight factors, delays, models, statements (or None)
+        self.overrides = overrides = resolve_overrides(self, local)
+        if overrides is not None:
+            local.delays = overrides.edge_delays(local.delays)
         ctx = ModelContext(self, edges, local, settings)
         if artificial:
-            local.weights = plan.weights if plan is not None else artificial_weights(ctx)
+            weights = plan.weights if plan is not None else artificial_weights(ctx)
             local.targets = [self.target.cells[int(t)].hoc for t in local.target_ids]
+            if overrides is not None:
+                overrides.raw_weights = np.asarray(weights, dtype=np.float64)
+                weights = overrides.raw_weights * overrides.factors
+                _warn_unused_on_artificial(self.name, overrides)
+            local.weights = weights
         else:
             self.model = choose_synapse_model(ctx)
             if plan is not None:
                 self.model.weights = plan.weights
             local.weights = self.model.weights
-            local.targets = self._place_synapses(sim.h, edges, local, self.model, where)
+            if overrides is not None:
+                self.model = overrides.wrap_model(ctx, self.model)
+            disabled = overrides.disabled if overrides is not None else None
+            local.targets = self._place_synapses(sim.h, edges, local, self.model, where, disabled)
+            if overrides is not None:
+                overrides.configure_synapses(local.targets, self.name)
+        if artificial and overrides is not None:
+            for i in np.flatnonzero(overrides.disabled):  # weight 0: never connected
+                local.targets[i] = None
         if self.source.info.is_virtual:
             return  # virtual sources drive synapses only through replay inputs
         simulated_sources = simulated.get(self.source.name, set())
@@ -174,11 +194,16 @@ class EdgeManager:
 
     def configure_netcon(self, netcon: Any, i: int, kind: int = NETCON_PRESYNAPTIC) -> None:
         """Weights of a NetCon driving local edge i (kind: presynaptic, mini or replay)."""
+        overrides = self.overrides
         if self.model is None:
             assert self.local is not None
             netcon.weight[0] = float(self.local.weights[i])
+            if overrides is not None and overrides.raw_weights is not None:
+                overrides.finish_netcon(netcon, i, kind, float(overrides.raw_weights[i]))
         else:
             self.model.configure_netcon(netcon, i, kind)
+            if overrides is not None:
+                overrides.finish_netcon(netcon, i, kind, float(netcon.weight[0]))
 
     def locations(self, edges: Any, n: int) -> Locations:
         """Section ids and positions; (segment id, offset) only when no position exists."""
@@ -208,7 +233,9 @@ class EdgeManager:
         local: LocalEdges,
         model: SynapseModel,
         where: Locations | None = None,
+        disabled: np.ndarray | None = None,
     ) -> list[Any]:
+        """Point processes per edge (None: removed section, or disabled by an override)."""
         n = len(local)
         where = where if where is not None else self.locations(edges, n)
         cells = self.target.cells
@@ -218,6 +245,9 @@ class EdgeManager:
         synapses: list[Any] = []
         skipped: list[tuple[int, int]] = []
         for i in range(n):
+            if disabled is not None and disabled[i]:
+                synapses.append(None)
+                continue
             node_id = int(local.target_ids[i])
             cell = cells[node_id]
             section_id = int(where.section_ids[i])
@@ -279,6 +309,16 @@ def _segment_index(segment: Any) -> int:
     """Which of its section's segments a point (x) falls in, as NEURON locates it."""
     nseg = int(segment.sec.nseg)
     return min(int(segment.x * nseg), nseg - 1)
+
+
+def _warn_unused_on_artificial(name: str, overrides: EdgeOverrides) -> None:
+    """Artificial cells have no synapse point process to configure or replace."""
+    if overrides.configure.any() or overrides.mechanisms.any():
+        log.warning(
+            "edges %s end on artificial cells: synapse_configure and modoverride of"
+            " connection_overrides do not apply to them",
+            name,
+        )
 
 
 def _targets_artificial(target: NodeManager) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import CircuitError
+from engine.errors import CircuitError, ConfigError
 
 DEFAULT_SYNAPSE = "SonataExp2Syn"
 INHIBITORY_REVERSAL = -80.0
@@ -54,6 +54,8 @@ class SynapseModel:
     """Base model: NetCon weight[0] = `weights[i]`; subclasses create the point process."""
 
     weights: np.ndarray
+
+    weight_unit = "uS"  # of `weights`; BBP models carry nS (their gmax turns nS into uS)
 
     def create(self, h: Any, segment: Any, i: int) -> Any:
         raise NotImplementedError
@@ -165,3 +167,145 @@ def choose_synapse_model(ctx: ModelContext) -> SynapseModel:
             key="model_template",
         )
     return MODELS[template](ctx)
+
+
+# NEURON's own synapses take uS weights (edges of BBP models give nS).
+MICROSIEMENS_MECHANISMS = ("Exp2Syn", "ExpSyn")
+# Edge attribute -> TM parameter a modoverride mechanism gets when it declares it (abs value).
+TM_PARAMETERS = {"u_syn": "Use", "depression_time": "Dep", "facilitation_time": "Fac"}
+# Random123 ids of a modoverride mechanism's setRNG (GluSynapse's convention, compat §4.2).
+MOD_OVERRIDE_SYNAPSE_SHIFT, MOD_OVERRIDE_SEED_SHIFT = 100000, 200
+
+
+@dataclass
+class ModOverrideModel(SynapseModel):
+    """A `modoverride` mechanism: parameters from the edge attributes it declares.
+
+    NaN in `parameters` means "keep the mod default" for that edge. NetCon weights are the
+    circuit model's (nS for BBP edges, turned into uS for NEURON's Exp2Syn/ExpSyn).
+    """
+
+    mechanism: str = ""
+    parameters: dict[str, np.ndarray] = field(default_factory=dict)
+    keys: np.ndarray | None = None
+    nc_type_slot: int = -1
+
+    def create(self, h: Any, segment: Any, i: int) -> Any:
+        synapse = getattr(h, self.mechanism)(segment)
+        for name, values in self.parameters.items():
+            value = float(values[i])
+            if not np.isnan(value):
+                setattr(synapse, name, value)
+        if self.keys is not None and hasattr(synapse, "setRNG"):
+            synapse.setRNG(*(float(k) for k in self.keys[i]))
+        return synapse
+
+    def configure_netcon(self, netcon: Any, i: int, kind: int = NETCON_PRESYNAPTIC) -> None:
+        netcon.weight[0] = float(self.weights[i])
+        if kind != NETCON_PRESYNAPTIC and self.nc_type_slot > 0:
+            netcon.weight[self.nc_type_slot] = float(kind)
+
+
+def point_process_parameters(h: Any, name: str) -> list[str] | None:
+    """PARAMETER names of point process `name`; None if NEURON has no such point process."""
+    types = h.MechanismType(1)
+    found = h.ref("")
+    for index in range(int(types.count())):
+        types.select(index)
+        types.selected(found)
+        if found[0] == name:
+            standard = h.MechanismStandard(name, 1)
+            names = []
+            for k in range(int(standard.count())):
+                standard.name(found, k)
+                names.append(str(found[0]))
+            return names
+    return None
+
+
+def mod_override_model(
+    ctx: ModelContext, name: str, base: SynapseModel, label: str, key: str | None = None
+) -> SynapseModel:
+    """The model of edges whose connection override says `modoverride: name`.
+
+    `label` names the override block in messages, `key` is its config key.
+    """
+    from engine import simulator
+
+    h = simulator.current().h
+    declared = point_process_parameters(h, name)
+    if declared is None:
+        raise ConfigError(
+            f"{label}: modoverride '{name}': no point process {name} is compiled (add its .mod"
+            " file to the circuit's mechanisms_dir)",
+            key=key or label,
+            file=ctx.settings.config_path,
+        )
+    params: dict[str, np.ndarray] = {}
+    for attribute, variable in TM_PARAMETERS.items():
+        if variable in declared and ctx.has(attribute):
+            params[variable] = np.abs(ctx.read(attribute).astype(np.float64))
+    if "Nrrp" in declared and ctx.has("n_rrp_vesicles"):
+        nrrp = ctx.read("n_rrp_vesicles").astype(np.float64)
+        params["Nrrp"] = np.where(nrrp >= 0, nrrp, np.nan)
+    for variable in declared:
+        if ctx.has(variable):
+            values = ctx.read(variable)
+            if np.asarray(values).dtype.kind in "iuf":
+                params[variable] = np.asarray(values, dtype=np.float64)
+    local = ctx.local
+    synapse_ids = np.asarray(local.synapse_ids, dtype=np.int64)
+    if "synapseID" in declared:
+        params["synapseID"] = synapse_ids.astype(np.float64)
+    if "conductance" in declared and ctx.has("conductance"):
+        params["conductance"] = ctx.read("conductance").astype(np.float64)
+    weights = np.asarray(base.weights, dtype=np.float64)
+    if name in MICROSIEMENS_MECHANISMS and base.weight_unit == "nS":
+        weights = weights * NS_TO_US
+    em, settings = ctx.edges_manager, ctx.settings
+    keys = np.empty((ctx.n, 3), dtype=np.int64)
+    keys[:, 0] = local.target_ids.astype(np.int64) + int(em.target.offset) + 1
+    keys[:, 1] = synapse_ids + MOD_OVERRIDE_SYNAPSE_SHIFT
+    keys[:, 2] = int(getattr(settings.run, "synapse_seed", 0)) + MOD_OVERRIDE_SEED_SHIFT
+    slot = f"nc_type_param_{name}"
+    return ModOverrideModel(
+        weights=weights,
+        mechanism=name,
+        parameters=params,
+        keys=keys,
+        nc_type_slot=int(getattr(h, slot)) if hasattr(h, slot) else -1,
+    )
+
+
+@dataclass
+class OverriddenModel(SynapseModel):
+    """The circuit's model, with some edges on a modoverride mechanism (`which` > 0).
+
+    `signature` numbers the synapse_configure sets; linear synapses share a point process
+    only within one set, and not at all once a mechanism is overridden.
+    """
+
+    base: SynapseModel | None = None
+    replacements: dict[int, SynapseModel] = field(default_factory=dict)
+    which: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    signature: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def model_of(self, i: int) -> SynapseModel:
+        model = self.replacements.get(int(self.which[i]), self.base)
+        assert model is not None
+        return model
+
+    def create(self, h: Any, segment: Any, i: int) -> Any:
+        return self.model_of(i).create(h, segment, i)
+
+    def configure_netcon(self, netcon: Any, i: int, kind: int = NETCON_PRESYNAPTIC) -> None:
+        self.model_of(i).configure_netcon(netcon, i, kind)
+
+    def share_groups(self) -> np.ndarray | None:
+        if self.base is None or self.which.any():
+            return None
+        groups = self.base.share_groups()
+        if groups is None:
+            return None
+        table = np.column_stack([groups, self.signature])
+        return np.unique(table, axis=0, return_inverse=True)[1].reshape(-1)

@@ -184,3 +184,26 @@ def instantiate_hoc_cell(
             f"template {name} built no soma for node {node_id}", file=info.nodes_file
         )
     return hoc, sections
+
+
+def reinit_ion_channel_rngs(node_managers: dict[str, Any], seed: int) -> int:
+    """`re_init_rng(ionchannel_seed)` on every local template that defines it (compat §2.1).
+
+    Called after all cells of the rank exist and before gids are registered, as neurodamus
+    does: the template still holds its raw 0-based node id as `gid` (stochastic channels key
+    their streams on it); afterwards `gid` becomes the final gid. Returns how many cells
+    were re-seeded.
+    """
+    count = 0
+    for _, manager in sorted(node_managers.items()):
+        for node_id in sorted(manager.cells):
+            cell = manager.cells[node_id]
+            hoc = getattr(cell, "hoc", None)
+            if hoc is None or getattr(cell, "is_artificial", False):
+                continue
+            if hasattr(hoc, "re_init_rng"):
+                hoc.re_init_rng(float(seed))
+                count += 1
+            if hasattr(hoc, "gid"):
+                hoc.gid = float(cell.gid)
+    return count
