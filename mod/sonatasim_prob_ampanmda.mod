@@ -20,9 +20,14 @@ every run (and every rank count) sees the same numbers.
 Conductances are normalised double exponentials (peak 1 per unit kick) times
 gmax = 0.001 uS per nS of NetCon weight. NMDA has the Mg block of Jahr & Stevens (1990):
   B(v) = 1 / (1 + exp(-0.062 v) mg / 3.57).
-NetCon weight vector: [0] conductance per vesicle (nS), [nc_type_param] the NetCon kind
-(0 presynaptic cell, 1 spontaneous mini, 2 replay); with minis_single_vesicle a mini
-releases at most one vesicle. init_depleted starts with every site empty.
+NetCon weight vector (neurodamus' layout): [0] conductance per vesicle (nS); [1], [2] the
+strength (uM) and decay time (ms) of a neuromodulatory event; [nc_type_param] = [3] the
+NetCon kind (0 presynaptic cell, 1 spontaneous mini, 2 replay, 10 neuromodulatory event);
+with minis_single_vesicle a mini releases at most one vesicle. init_depleted starts with
+every site empty. A neuromodulatory event releases nothing: it adds its strength to the
+running neuromodulator concentration `neuromod_conc`, which decays exponentially with the
+decay time of the previous event (a state for mechanisms that act on it; here it is
+only tracked).
 ENDCOMMENT
 
 NEURON {
@@ -30,7 +35,7 @@ NEURON {
     POINT_PROCESS SonataProbAMPANMDA
     RANGE tau_r_AMPA, tau_d_AMPA, tau_r_NMDA, tau_d_NMDA
     RANGE Use, Dep, Fac, u0, Nrrp, mg, NMDA_ratio, gmax, e, conductance, synapseID
-    RANGE u, tsyn, occupied, released
+    RANGE u, tsyn, occupied, released, neuromod_conc, neuromod_tau, tmod
     RANGE i, i_AMPA, i_NMDA, g, g_AMPA, g_NMDA, mggate
     GLOBAL nc_type_param, init_depleted, minis_single_vesicle
     NONSPECIFIC_CURRENT i
@@ -38,6 +43,7 @@ NEURON {
 }
 
 UNITS {
+    (uM) = (micro/liter)
     (nA) = (nanoamp)
     (mV) = (millivolt)
     (uS) = (microsiemens)
@@ -60,7 +66,7 @@ PARAMETER {
     gmax = 0.001 (uS)
     conductance = 0 (1)
     synapseID = 0 (1)
-    nc_type_param = 1 (1)
+    nc_type_param = 3 (1)
     init_depleted = 0 (1)
     minis_single_vesicle = 0 (1)
 }
@@ -80,6 +86,9 @@ ASSIGNED {
     tsyn (ms)
     occupied (1)
     released (1)
+    neuromod_conc (uM)
+    neuromod_tau (ms)
+    tmod (ms)
 }
 
 STATE {
@@ -99,6 +108,9 @@ INITIAL {
     u = u0
     tsyn = 0
     released = 0
+    neuromod_conc = 0
+    neuromod_tau = 0
+    tmod = 0
     if (init_depleted) {
         occupied = 0
     } else {
@@ -125,14 +137,33 @@ DERIVATIVE kinetics {
     B_NMDA' = -B_NMDA / tau_d_NMDA
 }
 
-NET_RECEIVE (weight, nc_type) {
+NET_RECEIVE (weight, neuromod_strength, neuromod_dtc, nc_type) {
     LOCAL n
-    n = release(t - tsyn, nc_type)
-    tsyn = t
-    A_AMPA = A_AMPA + n * weight * factor_AMPA
-    B_AMPA = B_AMPA + n * weight * factor_AMPA
-    A_NMDA = A_NMDA + n * weight * NMDA_ratio * factor_NMDA
-    B_NMDA = B_NMDA + n * weight * NMDA_ratio * factor_NMDA
+    INITIAL {
+        : present so that finitialize keeps weight[1..3] (the engine sets them)
+        nc_type = nc_type
+    }
+    if (nc_type == 10) {
+        neuromodulate(neuromod_strength, neuromod_dtc)
+    } else {
+        n = release(t - tsyn, nc_type)
+        tsyn = t
+        A_AMPA = A_AMPA + n * weight * factor_AMPA
+        B_AMPA = B_AMPA + n * weight * factor_AMPA
+        A_NMDA = A_NMDA + n * weight * NMDA_ratio * factor_NMDA
+        B_NMDA = B_NMDA + n * weight * NMDA_ratio * factor_NMDA
+    }
+}
+
+: A neuromodulatory event (nc_type 10): no release; the running concentration decays
+: with the time constant of the previous event, then rises by `strength`.
+PROCEDURE neuromodulate(strength (uM), dtc (ms)) {
+    if (neuromod_tau > 0) {
+        neuromod_conc = neuromod_conc * exp(-(t - tmod) / neuromod_tau)
+    }
+    neuromod_conc = neuromod_conc + strength
+    neuromod_tau = dtc
+    tmod = t
 }
 
 : Steps 1-3 of the release model; returns the number of vesicles released.

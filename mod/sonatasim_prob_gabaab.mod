@@ -15,7 +15,7 @@ NEURON {
     POINT_PROCESS SonataProbGABAAB
     RANGE tau_r_GABAA, tau_d_GABAA, tau_r_GABAB, tau_d_GABAB
     RANGE Use, Dep, Fac, u0, Nrrp, GABAB_ratio, gmax, e_GABAA, e_GABAB, conductance, synapseID
-    RANGE u, tsyn, occupied, released
+    RANGE u, tsyn, occupied, released, neuromod_conc, neuromod_tau, tmod
     RANGE i, i_GABAA, i_GABAB, g, g_GABAA, g_GABAB
     GLOBAL nc_type_param, init_depleted, minis_single_vesicle
     NONSPECIFIC_CURRENT i
@@ -23,6 +23,7 @@ NEURON {
 }
 
 UNITS {
+    (uM) = (micro/liter)
     (nA) = (nanoamp)
     (mV) = (millivolt)
     (uS) = (microsiemens)
@@ -44,7 +45,7 @@ PARAMETER {
     gmax = 0.001 (uS)
     conductance = 0 (1)
     synapseID = 0 (1)
-    nc_type_param = 1 (1)
+    nc_type_param = 3 (1)
     init_depleted = 0 (1)
     minis_single_vesicle = 0 (1)
 }
@@ -63,6 +64,9 @@ ASSIGNED {
     tsyn (ms)
     occupied (1)
     released (1)
+    neuromod_conc (uM)
+    neuromod_tau (ms)
+    tmod (ms)
 }
 
 STATE {
@@ -82,6 +86,9 @@ INITIAL {
     u = u0
     tsyn = 0
     released = 0
+    neuromod_conc = 0
+    neuromod_tau = 0
+    tmod = 0
     if (init_depleted) {
         occupied = 0
     } else {
@@ -107,14 +114,33 @@ DERIVATIVE kinetics {
     B_GABAB' = -B_GABAB / tau_d_GABAB
 }
 
-NET_RECEIVE (weight, nc_type) {
+NET_RECEIVE (weight, neuromod_strength, neuromod_dtc, nc_type) {
     LOCAL n
-    n = release(t - tsyn, nc_type)
-    tsyn = t
-    A_GABAA = A_GABAA + n * weight * factor_GABAA
-    B_GABAA = B_GABAA + n * weight * factor_GABAA
-    A_GABAB = A_GABAB + n * weight * GABAB_ratio * factor_GABAB
-    B_GABAB = B_GABAB + n * weight * GABAB_ratio * factor_GABAB
+    INITIAL {
+        : present so that finitialize keeps weight[1..3] (the engine sets them)
+        nc_type = nc_type
+    }
+    if (nc_type == 10) {
+        neuromodulate(neuromod_strength, neuromod_dtc)
+    } else {
+        n = release(t - tsyn, nc_type)
+        tsyn = t
+        A_GABAA = A_GABAA + n * weight * factor_GABAA
+        B_GABAA = B_GABAA + n * weight * factor_GABAA
+        A_GABAB = A_GABAB + n * weight * GABAB_ratio * factor_GABAB
+        B_GABAB = B_GABAB + n * weight * GABAB_ratio * factor_GABAB
+    }
+}
+
+: A neuromodulatory event (nc_type 10): no release; the running concentration decays
+: with the time constant of the previous event, then rises by `strength`.
+PROCEDURE neuromodulate(strength (uM), dtc (ms)) {
+    if (neuromod_tau > 0) {
+        neuromod_conc = neuromod_conc * exp(-(t - tmod) / neuromod_tau)
+    }
+    neuromod_conc = neuromod_conc + strength
+    neuromod_tau = dtc
+    tmod = t
 }
 
 : Steps 1-3 of the release model; returns the number of vesicles released.
