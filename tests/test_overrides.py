@@ -230,7 +230,7 @@ def test_modoverride_uses_the_named_mechanism_with_the_edge_attributes(runs):
         ),
         ({"synapse_configure": "%s.no_such_var = 1"}, "have no variable no_such_var"),
         ({"modoverride": "NoSuchSynapse"}, "no point process NoSuchSynapse is compiled"),
-        ({"neuromodulation_dtc": 10.0}, "neuromodulation_dtc not supported yet"),
+        ({"neuromodulation_dtc": -1.0}, "neuromodulation_dtc must not be negative"),
         ({"target": "Nowhere"}, "node set 'Nowhere' is not defined"),
     ],
 )

@@ -21,6 +21,7 @@ from engine.errors import CircuitError, ConfigError
 from engine.managers import load_balance
 from engine.managers.edges import EdgeManager
 from engine.managers.gap_junctions import GapJunctionManager, create_gap_junctions
+from engine.managers.neuromodulation import NeuromodulationManager, report_unlinked
 from engine.managers.nodes import NodeManager, make_node_manager
 from engine.managers.targets import Target, TargetManager
 
@@ -95,6 +96,7 @@ class CircuitManager:
             for name, info in setup.node_populations.items()
         }
         self.edge_managers: list[EdgeManager] = []
+        self.neuromodulation_managers: list[NeuromodulationManager] = []
         self.plan: dict[str, np.ndarray] = {}
         self.spike_sources: list[Any] = []
         self.gap_junctions: list[GapJunctionManager] = []
@@ -181,8 +183,9 @@ class CircuitManager:
 
     def create_edges(self) -> None:
         simulated = {p: set(map(int, ids)) for p, ids in self.simulated_ids().items()}
+        neuromodulatory = []
         for name, info in self.setup.edge_populations.items():
-            if info.type not in ("chemical", "synapse", "electrical", ""):
+            if info.type not in ("chemical", "synapse", "electrical", "neuromodulatory", ""):
                 log.warning("edge population %s of type %s is not supported yet", name, info.type)
                 continue
             for end, pop in (("source", info.source), ("target", info.target)):
@@ -199,9 +202,22 @@ class CircuitManager:
             if not target.cells:
                 continue
             storage = open_edge_population(info.edges_file, name)
+            if info.type == "neuromodulatory":
+                neuromodulatory.append((info, storage))
+                continue  # below: they link to the synapses of the other populations
             manager = EdgeManager(info, storage, self.node_managers[info.source], target)
             manager.create_synapses(self.sim, self.setup, simulated)
             self.edge_managers.append(manager)
+        for info, storage in neuromodulatory:
+            source, target = self.node_managers[info.source], self.node_managers[info.target]
+            modulation = NeuromodulationManager(info, storage, source, target)
+            modulation.link_to_synapses(self.sim, self.setup, self.edge_managers)
+            self.neuromodulation_managers.append(modulation)
+        modulatory = [
+            n for n, i in self.setup.edge_populations.items() if i.type == "neuromodulatory"
+        ]
+        if modulatory:  # the same list on every rank: the reduction is collective
+            report_unlinked(self.sim, modulatory, self.neuromodulation_managers)
         self.gap_junctions = create_gap_junctions(
             self, lambda info: open_edge_population(info.edges_file, info.name)
         )

@@ -88,10 +88,16 @@ class EdgeManager:
         self.point_processes = 0
         self.skipped = 0
         self.overrides: EdgeOverrides | None = None
+        self.where: Locations | None = None  # of the local edges, once synapses exist
 
     @property
     def name(self) -> str:
         return self.info.name
+
+    @property
+    def plain_weights(self) -> bool:
+        """Whether a NetCon needs only `local.weights[i]` (no model, no override)."""
+        return self.model is None and self.overrides is None
 
     def attribute(self, name: str, edges: Any) -> np.ndarray:
         return self.attributes.read(name, edges)
@@ -238,6 +244,7 @@ class EdgeManager:
         """Point processes per edge (None: removed section, or disabled by an override)."""
         n = len(local)
         where = where if where is not None else self.locations(edges, n)
+        self.where = where
         cells = self.target.cells
         groups = model.share_groups() if self.share_linear_synapses else None
         shared: dict[tuple, Any] = {}

@@ -14,7 +14,9 @@ decided for its local edges; blocks apply in file order, later ones refining ear
 * `delay` > 0: only the block's weight is used, from that time on (the new NetCon weight is
   the edge's unscaled weight times that block's weight); its other fields are ignored.
   It acts on presynaptic and replay NetCons (neurodamus changes presynaptic ones only).
-* `neuromodulation_dtc` / `neuromodulation_strength`: not supported yet (ConfigError).
+* `neuromodulation_strength` / `neuromodulation_dtc`: the last matching block that sets
+  them replaces the edges' `neuromod_strength` / `neuromod_dtc` on neuromodulatory edge
+  populations (engine/managers/neuromodulation.py); chemical edges ignore them.
 
 What `modoverride: X` does (synapse_models.mod_override_model): the edges get point process
 X, which must be compiled (NEURON's own, ours, or a .mod in the circuit's mechanisms_dir).
@@ -28,8 +30,8 @@ neurodamus' hoc helpers (e.g. GluSynapseHelper's Use_d_TM -> Use_d) and the
 extracellular-calcium scaling of such parameters.
 
 A block that selects no connection on any rank is reported with a warning. Limits: chemical
-edges only (not gap junctions); on edges onto artificial cells only `weight` and
-`synapse_delay_override` act, and a delayed block reaches their presynaptic NetCons only.
+and neuromodulatory edges only (not gap junctions); on edges onto artificial cells only
+`weight` (delayed or not) and `synapse_delay_override` act.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class OverrideBlock:
     spont_minis: float | None = None
     modoverride: str | None = None
     statements: tuple[Statement, ...] = ()
+    neuromodulation_strength: float | None = None
+    neuromodulation_dtc: float | None = None
 
     @property
     def label(self) -> str:
@@ -85,16 +89,14 @@ def read_blocks(setup: Any) -> list[OverrideBlock]:
     for position, raw in enumerate(config.connection_overrides()):
         label = f"connection_overrides '{raw.name}'"
         key = f"connection_overrides[{raw.name}]"
-        unsupported = [
-            k for k in ("neuromodulation_dtc", "neuromodulation_strength") if getattr(raw, k)
-        ]
-        if unsupported:
-            raise ConfigError(
-                f"{label}: {' and '.join(unsupported)} not supported yet (neuromodulatory"
-                " edge populations are not simulated)",
-                file=file,
-                key=f"{key}.{unsupported[0]}",
-            )
+        for name in ("neuromodulation_dtc", "neuromodulation_strength"):
+            value = getattr(raw, name)
+            if value is not None and value < 0:
+                raise ConfigError(
+                    f"{label}: {name} must not be negative, got {value}",
+                    file=file,
+                    key=f"{key}.{name}",
+                )
         if raw.spont_minis is not None and raw.spont_minis < 0:
             raise ConfigError(
                 f"{label}: spont_minis must not be negative, got {raw.spont_minis}",
@@ -125,6 +127,8 @@ def read_blocks(setup: Any) -> list[OverrideBlock]:
             spont_minis=raw.spont_minis,
             modoverride=raw.modoverride or None,
             statements=statements,
+            neuromodulation_strength=raw.neuromodulation_strength,
+            neuromodulation_dtc=raw.neuromodulation_dtc,
         )
         ignored = block.statements or block.spont_minis is not None or block.modoverride
         if block.is_delayed and (ignored or block.synapse_delay_override is not None) and _root():
@@ -150,6 +154,8 @@ class EdgeOverrides:
     delayed: list[tuple[OverrideBlock, np.ndarray]]  # (block, edge mask), by time
     later: np.ndarray  # selected by some delayed block
     disabled: np.ndarray  # weight 0 and no delayed block: not instantiated
+    neuromod_strength: np.ndarray | None = None  # neuromodulatory edges: NaN where none
+    neuromod_dtc: np.ndarray | None = None
     config_file: Any = None
     raw_weights: np.ndarray | None = None  # artificial targets: weights before the factors
     tracked: list[tuple[Any, int, float]] = field(default_factory=list)  # delayed NetCons
@@ -241,6 +247,7 @@ class ConnectionOverrides:
         source, target = manager.source.name, manager.target.name
         factors, delays, rates = np.ones(n), np.full(n, np.nan), np.full(n, np.nan)
         mechanisms = np.zeros(n, dtype=np.int64)
+        strengths, dtcs = np.full(n, np.nan), np.full(n, np.nan)
         names: list[str | None] = [None]
         configured = np.zeros((n, len(self.blocks)), dtype=bool)
         delayed: list[tuple[OverrideBlock, np.ndarray]] = []
@@ -268,7 +275,13 @@ class ConnectionOverrides:
                 mechanisms[mask] = names.index(block.modoverride)
             if block.statements:
                 configured[mask, block.position] = True
-        if not configured.any() and _untouched(factors, delays, rates, mechanisms, delayed):
+            if block.neuromodulation_strength is not None:
+                strengths[mask] = block.neuromodulation_strength
+            if block.neuromodulation_dtc is not None:
+                dtcs[mask] = block.neuromodulation_dtc
+        neuromodulated = not (np.all(np.isnan(strengths)) and np.all(np.isnan(dtcs)))
+        untouched = _untouched(factors, delays, rates, mechanisms, delayed)
+        if not configured.any() and untouched and not neuromodulated:
             return None
         delayed.sort(key=lambda item: item[0].delay)  # stable: file order at equal times
         later = np.zeros(n, dtype=bool)
@@ -293,6 +306,8 @@ class ConnectionOverrides:
             later=later,
             disabled=(factors == 0.0) & ~later,
             config_file=self.setup.config_path,
+            neuromod_strength=strengths,
+            neuromod_dtc=dtcs,
         )
         self.edges.append(found)
         return found

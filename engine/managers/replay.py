@@ -46,7 +46,8 @@ class ReplayManager:
                 name,
                 ", ".join(sorted(spikes)) or "none",
             )
-        for manager in self.circuit.edge_managers:
+        managers = self.circuit.edge_managers + self.circuit.neuromodulation_managers
+        for manager in managers:
             source_pop = manager.source.name
             if source_pop not in spikes or manager.local is None or not len(manager.local):
                 continue
@@ -67,7 +68,7 @@ class ReplayManager:
         ends = np.append(starts[1:], node_ids.size)
         spans = {int(u): (s, e) for u, s, e in zip(unique, starts, ends, strict=True)}
         sources: dict[int, Any] = {}
-        simple = getattr(manager, "model", None) is None
+        simple = manager.plain_weights
         source_ids, delays = local.source_ids.tolist(), np.asarray(local.delays, float).tolist()
         weights = np.asarray(local.weights, float).tolist() if simple else None
         for i in wanted.tolist():
