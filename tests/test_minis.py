@@ -82,7 +82,7 @@ def test_sources_on_the_right_synapses_with_neurodamus_keys(minis_run):
         (mini,) = [n for n in edge["netcons"] if n["kind"] == "mini"]
         assert mini["delay"] == 0.1
         rate, factor = EXPECTED[row]
-        assert mini["weights"] == [SYNAPSES[row][5] * factor, 1.0]  # nc_type 1: a mini
+        assert mini["weights"] == [SYNAPSES[row][5] * factor, 0.0, 0.0, 1.0]  # nc_type 1: mini
         others = [n for n in edge["netcons"] if n["kind"] != "mini"]
         assert all(n["weights"][1] != 1.0 for n in others)
     assert found == {row: rate for row, (rate, _) in EXPECTED.items()}

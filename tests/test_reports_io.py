@@ -173,3 +173,40 @@ def test_summation_of_clamp_currents_has_the_membrane_sign(tmp_path, mechanisms_
     off = (t < 19.95) | (t > 60.05)
     np.testing.assert_allclose(values[on], -0.1, rtol=1e-6)
     np.testing.assert_array_equal(values[off], 0.0)
+
+
+def test_synapse_report_elements_have_their_own_point_processes(tmp_path, mechanisms_built):
+    """Linear synapses sharing a point process would all report its summed conductance:
+    the cells of a synapse report get one point process per edge, the others still share."""
+    from engine.io.generator import generate_ei_network
+
+    circuit = generate_ei_network(tmp_path / "ei", tstop=200.0)
+    config = json.loads(circuit.simulation_config.read_text())
+    window = {"dt": 0.1, "start_time": 0.0, "end_time": 200.0}
+    config["reports"] = {
+        "syn": {"type": "synapse", "cells": "Excitatory", "variable_name": "SonataExp2Syn.g",
+                "sections": "all", "compartments": "all",
+                "unit": "uS", **window},
+    }  # fmt: skip
+    circuit.simulation_config.write_text(json.dumps(config, indent=1))
+    out, vectors = tmp_path / "out", tmp_path / "vectors.npz"
+    run_python(RECORD, circuit.simulation_config, out, vectors, "cortex")
+    vec = np.load(vectors)
+    keys, names = vec["syn_keys"], vec["syn_names"]
+    data, nodes, elements = read_report(out / "syn.h5", "cortex")
+    reported = np.isin(keys[:, 0], np.unique(nodes))
+    assert 0 < reported.sum() < len(keys)
+    assert len(set(names[reported])) == reported.sum()  # one point process per edge
+    assert len(set(names[~reported])) < (~reported).sum()  # sharing stays on elsewhere
+    stride = round(window["dt"] / 0.025)
+    traces = vec["syn_g"][: data.shape[0] * stride : stride].astype(np.float32)
+    # columns are in segment order; (node, synapse id) repeats across edge populations,
+    # so each column must take away one recorded trace of the same (node, synapse id)
+    expected: dict[tuple[int, int], list[bytes]] = {}
+    for k in np.flatnonzero(reported):
+        expected.setdefault((int(keys[k, 0]), int(keys[k, 2])), []).append(traces[:, k].tobytes())
+    for j in range(data.shape[1]):
+        candidates = expected[int(nodes[j]), int(elements[j])]
+        candidates.remove(data[:, j].astype(np.float32).tobytes())  # ValueError: no match
+    assert not any(expected.values())
+    assert data.max() > 0

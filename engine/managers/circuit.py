@@ -183,6 +183,7 @@ class CircuitManager:
 
     def create_edges(self) -> None:
         simulated = {p: set(map(int, ids)) for p, ids in self.simulated_ids().items()}
+        reported = self._synapse_report_cells()
         neuromodulatory = []
         for name, info in self.setup.edge_populations.items():
             if info.type not in ("chemical", "synapse", "electrical", "neuromodulatory", ""):
@@ -205,7 +206,9 @@ class CircuitManager:
             if info.type == "neuromodulatory":
                 neuromodulatory.append((info, storage))
                 continue  # below: they link to the synapses of the other populations
-            manager = EdgeManager(info, storage, self.node_managers[info.source], target)
+            source = self.node_managers[info.source]
+            unshared = reported.get(info.target, frozenset())
+            manager = EdgeManager(info, storage, source, target, unshared=unshared)
             manager.create_synapses(self.sim, self.setup, simulated)
             self.edge_managers.append(manager)
         for info, storage in neuromodulatory:
@@ -221,6 +224,23 @@ class CircuitManager:
         self.gap_junctions = create_gap_junctions(
             self, lambda info: open_edge_population(info.edges_file, info.name)
         )
+
+    def _synapse_report_cells(self) -> dict[str, frozenset[int]]:
+        """Per population, the node ids of synapse reports (each synapse is one element)."""
+        from engine.managers.report_spec import parse_reports
+
+        found: dict[str, set[int]] = {}
+        for spec in parse_reports(self.setup):
+            if spec.type != "synapse":
+                continue
+            if spec.cells:
+                target = self.targets.target(spec.cells, key=f"reports.{spec.name}.cells")
+                chosen = {p: target.get(p) for p in target.populations}
+            else:  # no `cells`: every simulated cell
+                chosen = self.simulated_ids()
+            for population, ids in chosen.items():
+                found.setdefault(population, set()).update(np.asarray(ids).tolist())
+        return {population: frozenset(ids) for population, ids in found.items()}
 
     @property
     def has_gap_junctions(self) -> bool:

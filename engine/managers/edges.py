@@ -76,8 +76,12 @@ class EdgeManager:
         storage: Any,
         source: NodeManager,
         target: NodeManager,
+        *,
+        unshared: frozenset[int] = frozenset(),
     ):
         self.info = info
+        # target nodes whose synapses are reported one by one: no point process sharing
+        self.unshared = unshared
         self.storage = storage
         self.attributes = AttributeReader(storage, info.edges_file)
         self.source = source
@@ -259,7 +263,8 @@ class EdgeManager:
             cell = cells[node_id]
             section_id = int(where.section_ids[i])
             key = None
-            if groups is not None and where.positions is not None:
+            share = groups is not None and node_id not in self.unshared
+            if share and where.positions is not None:
                 # the key from x and the section's nseg: no segment object for a shared one
                 nseg = nsegs.get((node_id, section_id))
                 if nseg is None:
@@ -283,7 +288,7 @@ class EdgeManager:
                 synapses.append(None)
                 skipped.append((node_id, section_id))
                 continue
-            if groups is not None and key is None:
+            if share and key is None:
                 key = (node_id, section_id, _segment_index(segment), int(groups[i]))
                 found = shared.get(key)
                 if found is not None:

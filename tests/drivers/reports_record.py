@@ -5,7 +5,7 @@ values the report files are compared with.
 Usage: reports_record.py CONFIG OUTPUT_DIR OUT.npz POPULATION   (one rank)
 Saves `t`; `seg_keys` (node id, section id, x), `seg_area`, `seg_<var>` [steps x segments]
 (NaN where the variable does not exist); `syn_keys` (node id, edge manager index,
-synapse id), `syn_g`, `syn_i` [steps x synapses].
+synapse id), `syn_names` (the point process of each), `syn_g`, `syn_i` [steps x synapses].
 """
 
 import sys
@@ -41,7 +41,7 @@ def main() -> None:
                 for var in SEGMENT_VARIABLES:
                     ref = getattr(seg, f"_ref_{var}", None)  # None: no such channel here
                     seg_vectors[var].append(h.Vector().record(ref) if ref is not None else None)
-    syn_keys, syn_g, syn_i = [], [], []
+    syn_keys, syn_names, syn_g, syn_i = [], [], [], []
     for index, edges in enumerate(simulation.circuit.edge_managers):
         if edges.target.name != population or edges.local is None:
             continue
@@ -49,6 +49,7 @@ def main() -> None:
             syn_keys.append(
                 (int(edges.local.target_ids[k]), index, int(edges.local.synapse_ids[k]))
             )
+            syn_names.append(process.hname())
             syn_g.append(h.Vector().record(process._ref_g))
             syn_i.append(h.Vector().record(process._ref_i))
     t = h.Vector().record(h._ref_t)
@@ -66,6 +67,7 @@ def main() -> None:
         seg_keys=np.array(seg_keys, dtype=np.float64),
         seg_area=np.array(areas),
         syn_keys=np.array(syn_keys, dtype=np.int64),
+        syn_names=np.array(syn_names, dtype=str),
         syn_g=matrix(syn_g),
         syn_i=matrix(syn_i),
         **{f"seg_{var}": matrix(vectors) for var, vectors in seg_vectors.items()},
