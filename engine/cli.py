@@ -54,11 +54,19 @@ def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# Seconds a rank other than 0 waits before it reports an error: when every rank hits the
+# same input problem, rank 0's message and abort come first, so the user reads it once.
+NON_ROOT_ERROR_DELAY = 1.0
+
+
 def _fail(message: str, code: int) -> None:
     from engine import simulator
 
     handle = simulator._handle
-    rank_tag = f"[rank {handle.rank}] " if handle is not None and handle.nranks > 1 else ""
+    several = handle is not None and handle.nranks > 1
+    if several and handle.rank != 0:
+        time.sleep(NON_ROOT_ERROR_DELAY)  # killed here by rank 0's abort if it failed too
+    rank_tag = f"[rank {handle.rank}] " if several and handle.rank != 0 else ""
     click.echo(f"sonatasim: {rank_tag}{message}", err=True)
     if handle is not None and handle.nranks > 1:
         handle.abort(code)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 from engine import __version__
 from engine.io.generator import generate_ring
-from tests.conftest import run_cli
+from tests.conftest import cli_env, run_cli
 
 
 def test_version():
@@ -35,3 +37,21 @@ def test_run_prints_a_summary_and_writes_the_log_file(tmp_path):
     assert str(tmp_path / "out" / "spikes.h5") in result.stdout
     logged = log_file.read_text()
     assert "Summary" in logged and "spikes written" in logged
+
+
+def test_two_ranks_find_mpi_without_mpi_lib_nrn_path(tmp_path, mechanisms_built):
+    """`run -n 2` sets MPI_LIB_NRN_PATH for NEURON itself (the venv's libmpi.so.12)."""
+    circuit = generate_ring(tmp_path / "ring", n_cells=4)
+    env = {k: v for k, v in cli_env().items() if k != "MPI_LIB_NRN_PATH"}
+    command = [sys.executable, "-m", "engine", "run", "-n", "2", str(circuit.simulation_config),
+               "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "on 2 rank(s)" in result.stdout
+    assert re.search(r"^\s+ranks\s+2$", result.stdout, re.MULTILINE)
+    one = run_cli("run", circuit.simulation_config, "--output-dir", tmp_path / "one")
+    assert _spike_line(result.stdout) == _spike_line(one.stdout)
+
+
+def _spike_line(text: str) -> str:
+    return next(line for line in text.splitlines() if line.strip().startswith("spikes "))

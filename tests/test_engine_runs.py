@@ -6,6 +6,8 @@ analytic ring (constant period), and the spike file re-read with libsonata.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import h5py
@@ -82,6 +84,35 @@ def test_passive_cell_voltage_matches_plain_neuron(tmp_path):
     # Cell 1 only hears from cell 0 (5 ms delay): flat until cell 0 first crosses threshold.
     first_crossing = t[np.argmax(engine["v_0"] > -30.0)]
     np.testing.assert_allclose(engine["v_1"][t <= first_crossing + 5.0], -65.0, atol=1e-9)
+
+
+def test_integration_method_is_neurons_secondorder(tmp_path):
+    circuit = generate_ring(tmp_path / "ring", n_cells=2, cell_kind="biophysical")
+    write_template(circuit.root / "templates" / "RingCell.hoc", "RingCell", passive_only=True)
+    config = json.loads(circuit.simulation_config.read_text())
+    config["run"]["integration_method"] = "crank_nicolson"
+    circuit.simulation_config.write_text(json.dumps(config))
+    run_python(RECORD_SOMA, circuit.simulation_config, tmp_path / "engine.npz", "ring", 0)
+    engine = np.load(tmp_path / "engine.npz")["v_0"]
+    for order in (1, 0):
+        run_python(PLAIN_RING, "passive", 2, tmp_path / f"plain{order}.npz", 100.0, order)
+    second, first = (np.load(tmp_path / f"plain{k}.npz")["v0"] for k in (1, 0))
+    np.testing.assert_allclose(engine, second, atol=1e-9)
+    assert np.max(np.abs(engine - first)) > 1e-4  # the method changes the numbers
+
+
+def test_simulation_node_set_limits_the_cells_built(tmp_path):
+    circuit = generate_ring(tmp_path / "ring", n_cells=5, cell_kind="biophysical")
+    sets = json.loads(circuit.node_sets_file.read_text())
+    sets["Pair"] = {"population": "ring", "node_id": [0, 1]}
+    circuit.node_sets_file.write_text(json.dumps(sets))
+    config = json.loads(circuit.simulation_config.read_text())
+    config["node_set"] = "Pair"
+    circuit.simulation_config.write_text(json.dumps(config))
+    result = run_cli("run", circuit.simulation_config, "--output-dir", tmp_path / "out")
+    assert re.search(r"^\s+cells\s+2$", result.stdout, re.MULTILINE), result.stdout
+    ids, _ = read_spikes(tmp_path / "out" / "spikes.h5", "ring")
+    assert set(ids.tolist()) == {0, 1}  # the input starts cell 0, which drives cell 1 only
 
 
 def test_spike_file_equals_what_neuron_recorded(tmp_path):

@@ -150,7 +150,12 @@ class TargetManager:
             return self._cache[name]
         if not self.has(name):
             known = ", ".join(self.names[:20]) or "none defined"
-            raise ConfigError(f"node set '{name}' is not defined (known: {known})", key=key)
+            files = " + ".join(sorted({str(p) for p in self._origin.values()})) or None
+            raise ConfigError(
+                f"node set '{name}' is not defined in the node sets file(s) (known: {known})",
+                file=files,
+                key=key,
+            )
         self._check_populations(name, key)
         target = Target(name)
         missing_attribute: list[str] = []

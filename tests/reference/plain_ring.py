@@ -39,6 +39,7 @@ def ball_and_stick(hh: bool):
 def main() -> None:
     kind, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     tstop = float(sys.argv[4]) if len(sys.argv) > 4 else 100.0
+    h.secondorder = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     pc = h.ParallelContext()
     cells, targets, keep = [], [], []
     for gid in range(n):
