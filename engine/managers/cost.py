@@ -103,8 +103,11 @@ def _edge_counts(path: str, name: str, mtime_ns: int) -> np.ndarray:
         with h5py.File(path, "r") as f:
             pop = f["edges"][name]
             index = pop.get("indices/target_to_source")
-            if index is not None:
-                ranges = index["node_id_to_ranges"][:].astype(np.int64)
+            name_of_ranges = next(
+                (k for k in ("node_id_to_ranges", "node_id_to_range") if index and k in index), None
+            )  # the second is bmtk's name for the same table
+            if name_of_ranges is not None:
+                ranges = index[name_of_ranges][:].astype(np.int64)
                 edge_ranges = index["range_to_edge_id"][:].astype(np.int64)
                 along = np.concatenate([[0], np.cumsum(edge_ranges[:, 1] - edge_ranges[:, 0])])
                 return along[ranges[:, 1]] - along[ranges[:, 0]]

@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import libsonata
 import numpy as np
 
 from engine.compat import round_delays, synapse_ids_per_target
 from engine.config import EdgePopulationInfo
 from engine.errors import CircuitError
+from engine.io.edge_index import edge_selection
 from engine.managers import allen_synapses
 from engine.managers.attributes import AttributeReader, selection
 from engine.managers.cells import clamp_x
@@ -115,12 +115,7 @@ class EdgeManager:
     def read_local_edges(self, dt: float) -> LocalEdges:
         """All afferent edges of local target cells, read in bulk."""
         targets = self.target.local_ids
-        try:
-            edges = self.storage.afferent_edges(np.asarray(targets, dtype=np.uint64).tolist())
-        except libsonata.SonataError as exc:
-            raise CircuitError(
-                f"cannot read edge indices: {exc}", file=self.info.edges_file, key=self.name
-            ) from None
+        edges = edge_selection(self.storage, self.info.edges_file, self.name, targets)
         edge_ids = np.asarray(edges.flatten(), dtype=np.uint64)
         n = edge_ids.size
         if n == 0:
@@ -132,7 +127,9 @@ class EdgeManager:
             raise CircuitError(
                 "edges have no 'delay' attribute", file=self.info.edges_file, key=self.name
             )
-        delays = round_delays(self.attribute("delay", edges), dt)
+        delays = self.attribute("delay", edges).astype(np.float64)
+        if self.info.dialect != "allen":  # bmtk hands NetCons the raw delay
+            delays = round_delays(delays, dt)
         return LocalEdges(
             edge_ids=edge_ids,
             source_ids=source_ids,

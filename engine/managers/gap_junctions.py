@@ -27,6 +27,7 @@ import numpy as np
 
 from engine.config import EdgePopulationInfo
 from engine.errors import CircuitError
+from engine.io.edge_index import edge_selection
 from engine.managers.attributes import AttributeReader
 
 log = logging.getLogger("sonatasim")
@@ -111,8 +112,9 @@ class GapJunctionManager:
 
     def _edges_of(self, cells: dict[int, Any], afferent: bool) -> tuple[Any, np.ndarray]:
         ids = np.array(sorted(cells), dtype=np.uint64).tolist()
-        query = self.storage.afferent_edges if afferent else self.storage.efferent_edges
-        edges = query(ids)
+        edges = edge_selection(
+            self.storage, self.info.edges_file, self.name, ids, afferent=afferent
+        )
         return edges, np.asarray(edges.flatten(), dtype=np.int64)
 
     def plan(self) -> list[GapSide]:
