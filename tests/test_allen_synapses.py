@@ -72,12 +72,13 @@ def dump_plans(config: str, out: str) -> None:
         fields = ("edge_ids", "source_ids", "target_ids", "synapse_ids", "delays", "weights")
         sub = replace(local, **{f: getattr(local, f)[keep] for f in fields})
         only_one = allen_synapses.plan_synapses(em, selection(sub.edge_ids), sub, setup, h, False)
-        kinds, distances = [], []
+        kinds, distances, halves = [], [], []
         for row, sid, x in zip(plan.rows, plan.section_ids, plan.positions, strict=True):
             cell = em.target.cells[int(local.target_ids[row])]
             sec = cell.sections[int(sid)]
             kinds.append(section_type(sec))
-            distances.append(h.distance(cell.soma(0.5), sec(float(x))))
+            distances.append(h.distance(cell.soma(0), sec(float(x))))  # bmtk: from soma(0)
+            halves.append(sec.L / sec.nseg / 2)
         result[name] = {
             "edge_ids": local.edge_ids.tolist(),
             "target_ids": local.target_ids.tolist(),
@@ -87,6 +88,7 @@ def dump_plans(config: str, out: str) -> None:
             "positions": plan.positions.tolist(),
             "kinds": kinds,
             "distances": distances,
+            "halves": halves,
             "chosen": chosen,
             "only_one": {
                 "section_ids": only_one.section_ids.tolist(),
@@ -124,12 +126,14 @@ def test_synapses_placed_by_section_type_and_distance(tmp_path):
         types = circuit.edges[name]["edge_type_id"][plan["rows"]]
         np.testing.assert_array_equal(plan["weights"], [weights[t] for t in types])
         kinds, distances = np.array(plan["kinds"]), np.array(plan["distances"])
+        start, end = distances - np.array(plan["halves"]), distances + np.array(plan["halves"])
+        # bmtk's rule: the segment's span [d - l/2, d + l/2] overlaps the distance range
         if name == "lgn_to_cortex":  # somatic + basal within 150 um
             assert set(kinds) == {"soma", "dend"}
-            assert distances.max() <= 150.0
+            assert start.min() >= 0.0 and start.max() < 150.0
         else:
             assert set(kinds) == {"dend"}
-            assert distances.min() >= 50.0 and distances.max() <= 100.0
+            assert end.min() > 50.0 and start.max() < 100.0
         on_one = np.array(plan["target_ids"])[plan["rows"]] == plan["chosen"]
         assert np.array(plan["section_ids"])[on_one].tolist() == plan["only_one"]["section_ids"]
         assert np.array(plan["positions"])[on_one].tolist() == plan["only_one"]["positions"]

@@ -226,8 +226,8 @@ def generate_allen_network(
     order = np.argsort(times, kind="stable")
     circuit.lgn_spikes = (ids[order], times[order])
     write_legacy_spikes(root / "inputs" / "lgn_spikes.h5", *circuit.lgn_spikes)
-    lines = ["timestamps node_ids"] + [
-        f"{float(t)!r} {int(i)}" for i, t in zip(*circuit.lgn_spikes, strict=True)
+    lines = ["timestamps population node_ids"] + [  # bmtk's csv columns
+        f"{float(t)!r} lgn {int(i)}" for i, t in zip(*circuit.lgn_spikes, strict=True)
     ]
     (root / "inputs" / "lgn_spikes.csv").write_text("\n".join(lines) + "\n")
     _write_configs(circuit, spike_format, iclamp)

@@ -106,6 +106,7 @@ def write_nodes(
         )
         pop.create_dataset("node_group_id", data=np.zeros(n, np.uint32))
         pop.create_dataset("node_group_index", data=np.arange(n, dtype=np.uint64))
+        pop.create_dataset("node_id", data=np.arange(n, dtype=np.uint64))  # bmtk reads it
         _write_group_zero(pop, n, attributes, dynamics, path)
 
 

@@ -9,9 +9,10 @@ transformed by the edge type's `weight_function`). Edges with a preselected loca
 Artificial-cell targets (IntFire1) get one NetCon per edge of weight
 `syn_weight * sign * nsyns`, `sign` from the synapse json (bmtk's point-process rule).
 
-Our placement rule (bmtk-like, not bit-compatible with bmtk's random draws): candidate
-segments are those whose centre lies within `distance_range` of soma(0.5) (path distance),
-chosen with probability proportional to their length, by a generator seeded with
+Placement follows bmtk's candidate rule (a segment whose span of path distance from soma(0)
+overlaps `distance_range`, weighted by its length times the overlapped fraction), but the
+draws are ours, not bit-compatible with bmtk's (which depend on its gid order): a generator
+seeded with
 (run.random_seed, the edge population's 12-bit hash, target node id) and drawn in edge-id
 order: a cell gets the same synapses on any number of ranks.
 
@@ -49,7 +50,11 @@ def gaussian_ll(w: np.ndarray, edges: Any, src: Any, tgt: Any) -> np.ndarray:
     sigma = edges("weight_sigma")
     delta = np.abs(tgt("tuning_angle") - src("tuning_angle"))
     delta = np.abs(np.abs(np.abs(180.0 - delta % 360.0) - 90.0) - 90.0)
-    return w * np.exp(-((delta / sigma) ** 2))
+    factors = [
+        math.exp(-((d / s) ** 2))
+        for d, s in zip(delta.tolist(), np.broadcast_to(sigma, delta.shape).tolist(), strict=True)
+    ]
+    return w * np.array(factors)  # math.exp per edge, as bmtk: np.exp can differ by 1 ulp
 
 
 WEIGHT_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
@@ -148,21 +153,28 @@ def _preselected(em: Any) -> bool:
 
 
 def segment_candidates(h: Any, cell: Any, kinds: frozenset[str], low: float, high: float):
-    """(section ids, segment x, segment lengths) of the segments a synapse may land on."""
+    """(section ids, segment x, weights) of the segments a synapse may land on.
+
+    bmtk's rule: a segment spans [d - l/2, d + l/2], d its centre's path distance from
+    soma(0) and l its length; it is a candidate when that span overlaps [low, high], with
+    weight l x the overlapped fraction.
+    """
     from engine.managers.allen_cells import section_type
 
-    soma = cell.sections[0]
-    ids, xs, lengths = [], [], []
+    origin = cell.sections[0](0)
+    ids, xs, weights = [], [], []
     for section_id, sec in enumerate(cell.sections):
         if sec is None or section_type(sec) not in kinds:
             continue
+        length = sec.L / sec.nseg
         for seg in sec:
-            distance = h.distance(soma(0.5), seg)
-            if low <= distance <= high:
+            distance = h.distance(origin, seg)
+            overlap = min(distance + length / 2, high) - max(distance - length / 2, low)
+            if overlap > 0:
                 ids.append(section_id)
                 xs.append(seg.x)
-                lengths.append(sec.L / sec.nseg)
-    return np.array(ids, dtype=np.int64), np.array(xs), np.array(lengths)
+                weights.append(length * (overlap / length))
+    return np.array(ids, dtype=np.int64), np.array(xs), np.array(weights)
 
 
 def plan_synapses(

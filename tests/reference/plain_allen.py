@@ -9,7 +9,8 @@ The morphology goes through NEURON's own Import3d (not the engine's morphio load
 model json is applied as described for bmtk's aibs_perisomatic / aibs_allactive
 processing: axon -> two 30 um stubs, pas + Ra + cm per type + e_pas, the genome, ena/ek;
 nseg = 1 + 2*int(L/(2*dL)). The network reads the generator's files directly (csv module,
-h5py), replays the legacy lgn spike file with NetCon.event, detects spikes at soma(0.5).
+h5py), replays the legacy lgn spike file with NetCon.event, detects spikes at soma(0.5) and
+records every cell's soma(0.5) v at every time step (`soma_v`).
 """
 
 import contextlib
@@ -171,7 +172,7 @@ def network(root, out):
             sections = cells[int(tgt[i])][1]
             syn = h.Exp2Syn(sections[int(sec_id[i])](float(sec_pos[i])))
             syn.tau1, syn.tau2, syn.e = syn_params["tau1"], syn_params["tau2"], syn_params["erev"]
-            delay = np.trunc(float(row["delay"]) / dt + 1e-5) * dt  # the engine's delay grid
+            delay = float(row["delay"])  # raw, as bmtk hands it to the NetCon
             weight = float(row["syn_weight"])
             if name == "lgn_to_cortex":
                 nc = h.NetCon(None, syn)
@@ -194,13 +195,20 @@ def network(root, out):
     handler = h.FInitializeHandler(lambda: [nc.event(float(t)) for nc, t in events])
     times, gids = h.Vector(), h.Vector()
     pc.spike_record(-1, times, gids)
+    # soma(0.5) v of every cell at every step (t = 0, dt, ..., tstop), for the report check
+    soma_v = [h.Vector().record(cell.soma[0](0.5)._ref_v) for cell, _ in cells]
     h.celsius, h.dt, h.steps_per_ms, h.tstop = sim["conditions"]["celsius"], dt, 1 / dt, tstop
     h.v_init = sim["conditions"]["v_init"]
     pc.set_maxstep(4)
     h.stdinit()
     pc.psolve(tstop)
     del handler
-    np.savez(out, gids=np.array(gids), times=np.array(times))
+    np.savez(
+        out,
+        gids=np.array(gids),
+        times=np.array(times),
+        soma_v=np.array([np.array(v) for v in soma_v]),  # (cells, steps + 1), float64
+    )
 
 
 def point_network(root, out):
@@ -238,7 +246,7 @@ def point_network(root, out):
                 "sign"
             ]
             weight = float(row["syn_weight"]) * sign * int(nsyns[i])
-            delay = np.trunc(float(row["delay"]) / dt + 1e-5) * dt
+            delay = float(row["delay"])  # raw, as bmtk
             if name == "lgn_to_cortex":
                 nc = h.NetCon(None, cells[int(tgt[i])])
                 events += [(nc, t + delay) for t in lgn_times[lgn_ids == src[i]]]
