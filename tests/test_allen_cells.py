@@ -38,6 +38,9 @@ def dump_engine_cells(config: str, out: str) -> None:
     simulation.build()
     cells = simulation.circuit.node_managers["cortex"].cells
     result = {str(k): describe(c.sections) for k, c in sorted(cells.items())}
+    h = simulator.current().h
+    owners = [sec.name().split(".")[0] for sec in h.allsec()]
+    result["neuron_sections"] = {str(k): owners.count(c.hoc.hname()) for k, c in cells.items()}
     Path(out).write_text(json.dumps(result))
 
 
@@ -119,6 +122,8 @@ def test_biophys1_cells_match_a_plain_neuron_build(tmp_path, morphology, dL):
         assert [s["type"] for s in cell[-2:]] == ["axon", "axon"]
         assert [s["L"] for s in cell[-2:]] == pytest.approx([30.0, 30.0])
         assert all(s["nseg"] == 1 + 2 * int(s["L"] / (2 * dL)) for s in cell)
+    # NEURON holds no other section of these cells (no unused dend/apic placeholder)
+    assert engine["neuron_sections"] == {k: len(engine[k]) for k in ("0", "1")}
     soma = engine["0"][0]["segments"][0]
     assert (soma["ena"], soma["ek"], soma["gnabar_hh"]) == (53.0, -80.0, 0.12)
     assert engine["0"][-1]["area"] == pytest.approx(30.0 * 3.141592653589793 * 1.0)

@@ -7,11 +7,14 @@ What a Biophys1 cell is (as bmtk builds it; feature-matrix.md rows 3 and 8):
   section gets `pas`, `Ra` = passive.ra, `cm` per section type, `e_pas` = passive.e_pas;
   each `genome` entry inserts its mechanism in the sections of its type and sets its
   parameter; `conditions.erev` sets ena/ek per section type;
-* `aibs_allactive`: axon stubs from soma(1) whose diameters are the original axon's within
-  30 um and 30-60 um of the soma; `pas` everywhere, optional e_pas/ra, cm per type, genome
+* `aibs_allactive`: axon stubs from soma(1) whose diameters are those of the original
+  first and last axon sections (bmtk's fix_axon_allactive); `pas` everywhere, optional e_pas/ra, cm per type, genome
   entries may use section `all` or `glob` (a hoc global), erev only where the ion exists;
-* `*_directed` variants differ only in the 3-d direction of the stubs; our stubs have
-  no 3-d points (only L and diam, as bmtk's non-directed ones), so they are the same here;
+* `*_directed` variants: bmtk also points the stubs along the axon's principal direction
+  (3-d points); our stubs have no 3-d points (L and diam only), so they are built like the
+  non-directed ones (same electrical model, no stub geometry for the e-field);
+* array placeholders the morphology leaves unused (e.g. `apic[0]` of a cell without
+  apical dendrites) are deleted, as bmtk's template does;
 * then nseg = 1 + 2*int(L / (2*dL)) for every section (bmtk BioCell.set_nseg), an odd
   count with segments no longer than about 2*dL;
 * spikes are detected at soma(0.5) (bmtk's spike detector), not at soma(1).
@@ -133,17 +136,10 @@ def nseg_for(length: float, dL: float) -> int:
 
 
 def _allactive_diameters(h: Any, soma: Any, axon: list[Any]) -> list[float]:
-    """Diameters of the original axon within 30 um and 30-60 um of the soma centre."""
-    diams = [axon[0].diam, axon[0].diam] if axon else [STUB_DIAM, STUB_DIAM]
-    h.distance(0, 0.5, sec=soma)
-    for sec in axon:
-        for seg in sec:
-            d = h.distance(seg.x, sec=sec)
-            if d < STUB_LENGTH:
-                diams[0] = seg.diam
-            elif d <= 2 * STUB_LENGTH:
-                diams[1] = seg.diam
-    return diams
+    """bmtk's allactive stubs: the diameters of the first and of the last axon section."""
+    if not axon:
+        return [STUB_DIAM, STUB_DIAM]
+    return [axon[0].diam, axon[-1].diam]
 
 
 def replace_axon(h: Any, cell: Any, sections: list[Any], allactive: bool) -> list[Any]:
@@ -280,6 +276,7 @@ def build_biophys1(
     load_template(h)
     hoc = loader.new_cell(getattr(h, TEMPLATE), node_id, str(morph_dir), morphology)
     sections = list(loader.sections_of(hoc))
+    _delete_placeholders(h, hoc, sections)
     for step in processing:
         if dynamics is None:
             raise CircuitError(
@@ -291,6 +288,15 @@ def build_biophys1(
     for sec in sections:
         sec.nseg = nseg_for(sec.L, dL)
     return hoc, sections
+
+
+def _delete_placeholders(h: Any, hoc: Any, sections: list[Any]) -> None:
+    """The unconnected one-section arrays the morphology did not use (bmtk deletes them)."""
+    used = {sec.name() for sec in sections}
+    for array in ("dend", "apic"):
+        for sec in list(getattr(hoc, array, [])):
+            if sec.name() not in used:
+                h.delete_section(sec=sec)
 
 
 @dataclass

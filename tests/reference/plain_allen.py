@@ -60,16 +60,11 @@ def build_cell(swc_path, model, dL, processing="aibs_perisomatic"):
     soma = cell.soma[0]
     old_axon = [s for s in cell.all if kind(s) == "axon"]
     diams = [1.0, 1.0]
-    if allactive and old_axon:
-        diams = [old_axon[0].diam, old_axon[0].diam]
-        h.distance(0, 0.5, sec=soma)
-        for sec in old_axon:
-            for seg in sec:
-                d = h.distance(seg.x, sec=sec)
-                if d < 30:
-                    diams[0] = seg.diam
-                elif d <= 60:
-                    diams[1] = seg.diam
+    if allactive and old_axon:  # bmtk: first axon section's diam, then the last one's
+        diams = [cell.axon[0].diam, old_axon[0].diam]
+        for sec in cell.all:
+            if kind(sec) == "axon":
+                diams[1] = sec.diam
     kept = [s for s in cell.all if kind(s) != "axon"]
     for sec in old_axon:
         h.delete_section(sec=sec)
@@ -212,7 +207,12 @@ def network(root, out):
 
 
 def point_network(root, out):
-    """IntFire1 cells, tau/refrac from json seconds; weight = syn_weight * sign * nsyns."""
+    """Point cells; weight = syn_weight * sign * nsyns.
+
+    IntFire1: tau/refrac from json seconds (bmtk multiplies them by 1000). IntFire2 and
+    IntFire4 (`nrn:IntFire2`, `nrn:IntFire4` node types): every json number the cell has
+    as a parameter, as given (ms).
+    """
     root = Path(root)
     net, comp = root / "network", root / "components"
     run = json.loads((root / "simulation_config.json").read_text())["run"]
@@ -223,11 +223,16 @@ def point_network(root, out):
         type_ids = f["nodes/cortex/node_type_id"][...]
     cells = []
     for gid, type_id in enumerate(type_ids):
-        params = json.loads(
-            (comp / "point_neuron_models" / node_types[int(type_id)]["dynamics_params"]).read_text()
-        )
-        cell = h.IntFire1()
-        cell.tau, cell.refrac = params["tau"] * 1000.0, params["refrac"] * 1000.0
+        row = node_types[int(type_id)]
+        params = json.loads((comp / "point_neuron_models" / row["dynamics_params"]).read_text())
+        kind = row["model_template"].split(":")[-1]
+        cell = getattr(h, kind)()
+        if kind == "IntFire1":
+            cell.tau, cell.refrac = params["tau"] * 1000.0, params["refrac"] * 1000.0
+        else:
+            for name, value in params.items():
+                if isinstance(value, (int, float)) and hasattr(cell, name):
+                    setattr(cell, name, float(value))
         pc.set_gid2node(gid, 0)
         pc.cell(gid, h.NetCon(cell, None))
         cells.append(cell)
