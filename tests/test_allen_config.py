@@ -202,3 +202,17 @@ def test_sonata_simulation_config_on_an_allen_circuit_is_translated(allen, tmp_p
     assert "circuit entries without 'populations'" in setup.notes[0]
     assert setup.run.random_seed == 4 and setup.run.spike_threshold == -30.0  # SONATA default
     assert set(setup.node_populations) == {"cortex", "lgn"}
+
+
+def test_an_iclamp_away_from_the_soma_centre_is_refused(allen, tmp_path):
+    """bmtk's section_name/section_index/section_dist: refused, never silently moved."""
+    config = json.loads(allen.simulation_config.read_text())
+    config["inputs"]["dendritic"] = {
+        "input_type": "current_clamp", "module": "IClamp", "node_set": "cortex",
+        "amp": 0.1, "delay": 10.0, "duration": 5.0, "section_name": "dend",
+        "section_index": 3, "section_dist": 0.2,
+    }  # fmt: skip
+    path = allen.root / "dendritic_config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=r"IClamp at dend\[3\]\(0.2\) is not supported"):
+        load_setup(path, tmp_path / "out")

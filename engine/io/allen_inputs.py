@@ -239,17 +239,18 @@ def _iclamp(name: str, block: dict[str, Any], notes: list[str]) -> dict[str, dic
     n = max(p.size for p in pulses)
     if any(p.size not in (1, n) for p in pulses):
         raise ConfigError("amp, delay and duration lists differ in length", key=f"inputs.{name}")
-    where = (
-        block.get("section_name", "soma"),
-        block.get("section_index", 0),
-        block.get("segment_x", 0.5),
-    )
+    location = ("section_name", "section_index", "section_dist")  # bmtk's keys
+    where = tuple(block.get(k, d) for k, d in zip(location, ("soma", 0, 0.5), strict=True))
     if where != ("soma", 0, 0.5):
-        notes.append(f"inputs.{name}: location {where} ignored; current goes to soma(0.5)")
+        raise ConfigError(
+            f"IClamp at {where[0]}[{where[1]}]({where[2]}) is not supported yet (only the"
+            " soma centre); put the clamp on a SONATA compartment_set instead",
+            key=f"inputs.{name}.section_name",
+        )
     for key in sorted(
         set(block) - {"module", "input_type", "node_set", "amp", "delay", "duration"}
     ):
-        if key not in ("section_name", "section_index", "segment_x"):
+        if key not in location:
             notes.append(f"inputs.{name}.{key} ignored")
     out = {}
     for k in range(n):
