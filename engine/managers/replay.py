@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, UserError
 from engine.io.spike_file import read_spike_file
 from engine.managers.synapse_models import NETCON_REPLAY
 
@@ -32,10 +32,7 @@ class ReplayManager:
         self.replayed_events = 0
 
     def add_input(self, name: str, block: Any) -> None:
-        spike_file = Path(block.spike_file)
-        if spike_file.suffix != ".h5":
-            raise ConfigError("replay spike_file must be a SONATA .h5 file", file=spike_file)
-        spikes = read_spike_file(spike_file)
+        spikes = self._read_spikes(name, Path(block.spike_file))
         target = self.circuit.targets.target(block.node_set, key=f"inputs.{name}.node_set")
         delay = float(block.delay)
         sources = {e.source for e in self.circuit.setup.edge_populations.values()}
@@ -54,6 +51,21 @@ class ReplayManager:
             node_ids, times = spikes[source_pop]
             keep = times >= delay  # earlier spikes are dropped, as in neurodamus
             self._connect(manager, target, node_ids[keep], times[keep])
+
+    def _read_spikes(self, name: str, spike_file: Path) -> dict:
+        """The spike file's trains; a problem with it names the config and the block."""
+        try:
+            if spike_file.suffix != ".h5":  # libsonata refuses this first, when parsing
+                raise UserError("replay spike_file must be a SONATA .h5 file")
+            return read_spike_file(spike_file)
+        except UserError as exc:
+            inner = f" at '{exc.key}'" if exc.key else ""
+            raise ConfigError(
+                f"input '{name}' (synapse_replay): spike file {spike_file}{inner}:"
+                f" {exc.plain_message}",
+                file=self.circuit.setup.config_path,
+                key=f"inputs.{name}.spike_file",
+            ) from exc
 
     def _connect(self, manager: Any, target: Any, node_ids: np.ndarray, times: np.ndarray) -> None:
         h = self.sim.h

@@ -122,17 +122,9 @@ class Stimulus:
     def target_points(self) -> list[Any]:
         """This rank's points, ascending gid: soma centres, or a compartment set's points."""
         circuit = self.context.circuit
-        compartment_set = getattr(self.block, "compartment_set", None)
+        compartment_set = self.block.compartment_set
         if compartment_set:
-            finder = getattr(points_module, "local_compartment_set_points", None)
-            if finder is None:
-                raise self.error(
-                    "compartment_set inputs need compartment-set support in the engine"
-                    " (engine.managers.points.local_compartment_set_points), which this"
-                    " version lacks; use a node_set",
-                    "compartment_set",
-                )
-            points = list(finder(circuit, compartment_set))
+            points = points_module.local_compartment_set_points(circuit, compartment_set)
         else:
             points = points_module.local_target_points(
                 circuit, self.block.node_set, key=f"inputs.{self.name}.node_set"
@@ -143,8 +135,7 @@ class Stimulus:
         """Populations of cells with sections that the block targets (same on every rank);
         virtual and point-neuron populations take no current."""
         circuit = self.context.circuit
-        compartment_set = getattr(self.block, "compartment_set", None)
-        if compartment_set:
+        if self.block.compartment_set:
             return sorted({p.population for p in self.target_points()})
         target = circuit.targets.target(self.block.node_set, key=f"inputs.{self.name}.node_set")
         infos = self.context.setup.node_populations

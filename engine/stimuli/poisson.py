@@ -47,7 +47,7 @@ class PoissonInput(Stimulus):
         delay = self.non_negative("delay")
         duration = self.non_negative("duration")
         self.require(
-            not getattr(self.block, "compartment_set", None),
+            not self.block.compartment_set,
             "poisson inputs select their source nodes with a node_set, not a compartment_set",
             "compartment_set",
         )

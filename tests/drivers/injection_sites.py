@@ -1,0 +1,80 @@
+"""Build and run a config through the engine's API; report where every input's point
+process sits, as NEURON has it, and what it played.
+
+Usage: injection_sites.py CONFIG OUT.npz
+
+Saves on rank 0 (gathered from every rank):
+  t                          simulation times
+  sites                      JSON list, one entry per point process of every input:
+                             {input, hoc (point process class), population, node_id,
+                              section_id, section (NEURON name within the cell),
+                              x (get_segment().x), nseg, key}
+                             section_id is the index of the point process' section in the
+                             cell's SONATA section list, looked up by the section itself
+  <key>__amp, <key>__i       the source's recorded amp (or rs) and current
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from engine import simulator
+from engine.config import load_setup
+from engine.logs import setup_logging
+from engine.simulation import RunOptions, Simulation
+
+PLAYED = ("amp", "rs", "amp1")
+
+
+def main() -> None:
+    config, out = sys.argv[1], Path(sys.argv[2])
+    setup = load_setup(config, output_dir=out.parent / f"output_{out.stem}")
+    sim = simulator.start()
+    setup_logging(sim.rank, sim.nranks)
+    simulation = Simulation(setup, sim, RunOptions(progress=False))
+    simulation.build()
+    h = sim.h
+    where = {}
+    for population, manager in simulation.circuit.node_managers.items():
+        for node_id, cell in manager.cells.items():
+            for sid, sec in enumerate(getattr(cell, "sections", None) or []):
+                if sec is not None:
+                    where[sec.name()] = (population, int(node_id), sid)
+    sites, records = [], {}
+    for stimulus in simulation.stimuli.stimuli:
+        for injection in stimulus.injections:
+            source = injection.source
+            seg = source.get_segment()
+            population, node_id, sid = where[seg.sec.name()]
+            key = f"{stimulus.name}__r{sim.rank}__{len(sites)}"
+            sites.append(
+                {
+                    "input": stimulus.name,
+                    "hoc": source.hname().split("[")[0],
+                    "population": population,
+                    "node_id": node_id,
+                    "section_id": sid,
+                    "section": seg.sec.name().split(".")[-1],
+                    "x": float(seg.x),
+                    "nseg": int(seg.sec.nseg),
+                    "key": key,
+                }
+            )
+            played = next(v for v in PLAYED if hasattr(source, f"_ref_{v}"))
+            records[f"{key}__amp"] = h.Vector().record(getattr(source, f"_ref_{played}"))
+            records[f"{key}__i"] = h.Vector().record(source._ref_i)
+    t = h.Vector().record(h._ref_t)
+    simulation.run()
+    local = {k: np.array(v) for k, v in records.items()}
+    parts = sim.gather((sites, local), 0)
+    if sim.is_root:
+        merged_sites = [s for part in parts for s in part[0]]
+        merged = {k: v for part in parts for k, v in part[1].items()}
+        np.savez(out, t=np.array(t), sites=json.dumps(merged_sites), **merged)
+    sim.barrier()
+
+
+if __name__ == "__main__":
+    main()
