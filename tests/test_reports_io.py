@@ -118,10 +118,7 @@ def test_compartment_set_report_records_the_listed_compartments(tmp_path, mechan
     data = json.loads(config.read_text())
     data["compartment_sets_file"] = str(sets)
     config.write_text(json.dumps(data))
-    probe = run_cli("run", config, "--output-dir", tmp_path / "probe", check=False)
-    if probe.returncode != 0 and "compartment_set reports are not supported" in probe.stderr:
-        pytest.xfail("needs local_compartment_set_points in engine/managers/points.py")
-    assert probe.returncode == 0, probe.stderr
+    run_cli("run", config, "--output-dir", tmp_path / "probe")
     run_python(RECORD, config, tmp_path / "out", tmp_path / "vectors.npz", "ring")
     vec = np.load(tmp_path / "vectors.npz")
     data, nodes, elements = read_report(tmp_path / "out" / "cs.h5")
@@ -161,10 +158,7 @@ def test_summation_of_clamp_currents_has_the_membrane_sign(tmp_path, mechanisms_
     sets["First"] = {"population": "ring", "node_id": [0]}
     sets["Second"] = {"population": "ring", "node_id": [1]}
     sets_file.write_text(json.dumps(sets))
-    result = run_cli("run", config, "--output-dir", tmp_path / "out", check=False)
-    if result.returncode != 0 and "linear" in result.stderr:
-        pytest.xfail("current clamp inputs are not available yet")
-    assert result.returncode == 0, result.stderr
+    run_cli("run", config, "--output-dir", tmp_path / "out")
     values, nodes, elements = read_report(tmp_path / "out" / "clamps.h5")
     np.testing.assert_array_equal(nodes, [0, 1])
     np.testing.assert_array_equal(elements, [0, 0])

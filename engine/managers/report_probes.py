@@ -55,10 +55,8 @@ def _simulated_points(circuit: Any, sections: str, compartments: str) -> list[Ta
 def report_points(spec: ReportSpec, circuit: Any) -> list[TargetPoint]:
     """Local target points of a report, ascending gid."""
     if spec.type == "compartment_set":
-        finder = getattr(points_module, "local_compartment_set_points", None)
-        if finder is None:
-            raise spec.error("compartment_set reports are not supported yet", "type")
-        return sorted(finder(circuit, spec.compartment_set), key=lambda p: p.gid)
+        points = points_module.local_compartment_set_points(circuit, spec.compartment_set)
+        return sorted(points, key=lambda p: p.gid)
     sections, compartments = spec.sections, spec.compartments
     if spec.type == "lfp" or (spec.type == "summation" and sections == "soma"):
         sections, compartments = "all", "all"  # whole cell
