@@ -2,13 +2,11 @@
 
 The generated networks (engine.io.allen_generator) are in the Allen dialect throughout;
 tests/reference/plain_allen.py builds the same networks from the same files by hand.
-Tests marked as waiting for integration need the calls described in
-engine/managers/allen_synapses.py (edges.py) and engine/managers/nodes.py
-`check_cell_files` (validate.py); they turn into normal tests once those are in.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 import h5py
@@ -21,11 +19,6 @@ from tests.conftest import REPO, run_cli, run_python
 from tests.test_engine_runs import by_time, read_spikes
 
 PLAIN = REPO / "tests" / "reference" / "plain_allen.py"
-EDGES_READY = "allen_synapses" in (REPO / "engine" / "managers" / "edges.py").read_text()
-VALIDATE_READY = "check_cell_files" in (REPO / "engine" / "validate.py").read_text()
-needs_edges = pytest.mark.xfail(
-    not EDGES_READY, reason="edges.py does not call allen_synapses yet", strict=True
-)
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +50,38 @@ def test_allen_network_matches_plain_neuron(network, tmp_path):
     np.testing.assert_allclose(times, plain_times, atol=1e-6)
     # The IClamp (20-70 ms) drives the excitatory cells 0-3 to fire together first.
     assert sorted(ids[:4].tolist()) == [0, 1, 2, 3] and np.all(times[:4] < 25.0)
+
+
+def test_membrane_report_is_the_plain_neuron_soma_voltage(network, tmp_path):
+    """The `membrane_report` (cells "exc", sections "soma") holds plain NEURON's soma v.
+
+    Rows are t = 0, dt, ..., tstop - dt; values are the float64 voltages of
+    tests/reference/plain_allen.py rounded to float32, bit for bit.
+    """
+    circuit, root, _ = network
     report = root / "one" / "membrane_potential.h5"
-    if report.exists():  # the report's cells are the node set "exc", resolved from the CSV
-        with h5py.File(report) as f:
-            assert f["report/cortex/mapping/node_ids"][...].tolist() == [0, 1, 2, 3]
+    assert report.is_file(), "the membrane_report block must write its file"
+    run_python(PLAIN, "network", circuit.root, tmp_path / "plain.npz")
+    plain_v = np.load(tmp_path / "plain.npz")["soma_v"]
+    sim = json.loads(circuit.simulation_config.read_text())
+    dt, tstop = sim["run"]["dt"], sim["run"]["tstop"]
+    n_steps = int(round(tstop / dt))
+    with h5py.File(report) as f:
+        pop = f["report/cortex"]
+        # the report's cells are the node set "exc", resolved from the node types CSV
+        node_ids = pop["mapping/node_ids"][...].tolist()
+        assert node_ids == [0, 1, 2, 3]
+        assert pop["mapping/index_pointers"][...].tolist() == [0, 1, 2, 3, 4]  # one soma each
+        assert pop["mapping/element_ids"][...].tolist() == [0, 0, 0, 0]
+        np.testing.assert_allclose(pop["mapping/time"][...], [0.0, tstop, dt])
+        assert pop["data"].attrs["units"] == "mV"
+        data = pop["data"][...]
+    assert data.dtype == np.float32 and data.shape == (n_steps, 4)
+    expected = plain_v[node_ids, :n_steps].T.astype(np.float32)
+    assert np.ptp(expected) > 50.0, "the reported cells should spike"
+    np.testing.assert_array_equal(data, expected)
 
 
-@pytest.mark.xfail(
-    not VALIDATE_READY, reason="validate.py: use nodes.check_cell_files", strict=True
-)
 def test_allen_network_validates(network):
     circuit, _, _ = network
     result = run_cli("validate", circuit.simulation_config, check=False)
@@ -104,7 +120,6 @@ def test_allen_intfire1_network_matches_plain_neuron(tmp_path):
     np.testing.assert_array_equal(times, plain_times)
 
 
-@needs_edges
 def test_allen_intfire1_sign_and_nsyns(tmp_path):
     circuit = generate_allen_point_network(tmp_path / "net", inhibitory=True)
     run_cli("run", circuit.simulation_config, "--output-dir", tmp_path / "out")
@@ -114,7 +129,6 @@ def test_allen_intfire1_sign_and_nsyns(tmp_path):
     np.testing.assert_array_equal(times, plain_times)
 
 
-@needs_edges
 @pytest.mark.mpi
 def test_placed_synapses_run_and_do_not_depend_on_ranks(tmp_path):
     circuit = generate_allen_network(tmp_path / "net", preselected=False, lgn_rate_hz=20.0)
