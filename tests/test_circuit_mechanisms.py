@@ -151,8 +151,10 @@ def test_ems_synapses_get_neurodamus_keys_and_parameters(runs):
         third = _pop_hash(source) * 65536 + _pop_hash("cortex") + seed + 300
         assert rec["keys"][i] == [node + 1 + 250, synapse_id + 100, third]
         p = rec["params"][i]
-        hill = attrs["u_hill_coefficient"][edge_id] if "u_hill_coefficient" in attrs else -1.0
-        scale = (hill**4 + 16) / 16 * calcium**4 / (hill**4 + calcium**4)
+        scale = 1.0  # no u_hill_coefficient column: neurodamus does not scale U
+        if "u_hill_coefficient" in attrs:
+            hill = attrs["u_hill_coefficient"][edge_id]
+            scale = (hill**4 + 16) / 16 * calcium**4 / (hill**4 + calcium**4)
         assert p["Use"] == pytest.approx(abs(attrs["u_syn"][edge_id] * scale), rel=1e-12)
         assert p["Dep"] == abs(attrs["depression_time"][edge_id])
         assert p["Fac"] == abs(attrs["facilitation_time"][edge_id])

@@ -53,10 +53,14 @@ def set_global_index(h: Any, seed: int) -> None:
 
 
 def scale_use_by_calcium(use: np.ndarray, hill: np.ndarray, calcium: float) -> np.ndarray:
-    """U scaled for extracellular calcium by the synapse's Hill coefficient (compat §3.4)."""
+    """U scaled for extracellular calcium by the synapse's Hill coefficient (compat §3.4).
+
+    The factor ((K^4 + 16) / 16 * Ca^4) / (K^4 + Ca^4) is evaluated first and in this
+    order, as neurodamus does, so U is the same to the last bit.
+    """
     k4 = hill.astype(np.float64) ** 4
     ca4 = float(calcium) ** 4
-    return use * ((k4 + 16.0) / 16.0) * (ca4 / (k4 + ca4))
+    return use * ((k4 + 16.0) / 16.0 * ca4 / (k4 + ca4))
 
 
 def stream_keys(
@@ -136,10 +140,15 @@ class BBPModel(SynapseModel):
 
 
 def gaba_rise_time(h: Any, keys: np.ndarray) -> float:
-    """One lognormal draw from its own Random123 stream (randomize_gaba_rise_time)."""
+    """tau_r_GABAA from its own Random123 stream (randomize_gaba_rise_time).
+
+    neurodamus' GABAABHelper calls lognormal(0.2, 0.1), drops what it returns and takes
+    `repick()`: the stream's second lognormal value (checked against neurodamus 4.2.9).
+    """
     rng = h.Random()
     rng.Random123(*(float(k) for k in keys))
-    return float(rng.lognormal(GABA_RISE_MEAN, GABA_RISE_VARIANCE))
+    rng.lognormal(GABA_RISE_MEAN, GABA_RISE_VARIANCE)
+    return float(rng.repick())
 
 
 def bbp_model(ctx: ModelContext, weight_factor: float = 1.0) -> BBPModel:
@@ -156,8 +165,9 @@ def bbp_model(ctx: ModelContext, weight_factor: float = 1.0) -> BBPModel:
         log.warning("edges %s have no n_rrp_vesicles: Nrrp keeps its default", em.name)
     use = ctx.read("u_syn").astype(np.float64)
     calcium = getattr(settings.conditions, "extracellular_calcium", None)
-    if calcium is not None:
-        use = scale_use_by_calcium(use, ctx.optional("u_hill_coefficient", -1.0), calcium)
+    # without a u_hill_coefficient column neurodamus does not scale U at all
+    if calcium is not None and ctx.has("u_hill_coefficient"):
+        use = scale_use_by_calcium(use, ctx.read("u_hill_coefficient"), calcium)
     syn_type = ctx.read("syn_type_id").astype(np.int64)
     gids = local.target_ids.astype(np.int64) + int(em.target.offset)
     seed = int(getattr(settings.run, "synapse_seed", 0))

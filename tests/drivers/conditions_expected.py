@@ -8,8 +8,8 @@ OUT: {"minis": [[event times], ...], "gaba": [tau_r_GABAA, ...]}
 
 Minis: a hoc Random on Random123(exp_ids) with negexp(1) draws -log(uniform) as the mod's
 random_negexp does; the first draw is thrown away, then each event follows the previous
-one by (1000 / rate) * draw until tstop (compat doc §4.3). GABA rise time: one
-lognormal(0.2, 0.1) draw of Random123(keys) (compat doc §3.5).
+one by (1000 / rate) * draw until tstop (compat doc §4.3). GABA rise time: the second
+lognormal(0.2, 0.1) value of Random123(keys), as neurodamus' GABAABHelper takes it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def main() -> None:
     for keys in spec.get("gaba", []):
         rng = h.Random()
         rng.Random123(*(float(k) for k in keys))
-        gaba.append(float(rng.lognormal(0.2, 0.1)))
+        rng.lognormal(0.2, 0.1)  # dropped by neurodamus' GABAABHelper
+        gaba.append(float(rng.repick()))
     with open(sys.argv[2], "w") as out:
         json.dump({"minis": minis, "gaba": gaba}, out)
 

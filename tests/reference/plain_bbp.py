@@ -100,8 +100,10 @@ def main() -> None:
                 x = min(max(max(float(a["afferent_section_pos"][e]), 0.0), 1e-7), 0.9999999)
                 exc = a["syn_type_id"][e] >= 100
                 syn = (h.SonataProbAMPANMDA if exc else h.SonataProbGABAAB)(section(x))
-                hill = float(a["u_hill_coefficient"][e]) if "u_hill_coefficient" in a else -1.0
-                scale = (hill**4 + 16) / 16 * calcium**4 / (hill**4 + calcium**4)
+                scale = 1.0  # neurodamus scales U only with a u_hill_coefficient column
+                if "u_hill_coefficient" in a:
+                    hill = float(a["u_hill_coefficient"][e])
+                    scale = (hill**4 + 16) / 16 * calcium**4 / (hill**4 + calcium**4)
                 syn.Use = abs(float(a["u_syn"][e]) * scale)
                 syn.Dep = abs(float(a["depression_time"][e]))
                 syn.Fac = abs(float(a["facilitation_time"][e]))
@@ -120,7 +122,8 @@ def main() -> None:
                     if cond["randomize_gaba_rise_time"]:
                         rng = h.Random()
                         rng.Random123(gid_key, syn_key, third + 450)
-                        syn.tau_r_GABAA = rng.lognormal(0.2, 0.1)
+                        rng.lognormal(0.2, 0.1)  # GABAABHelper: this draw is dropped,
+                        syn.tau_r_GABAA = rng.repick()  # the next one is the rise time
                 syn.synapseID = synapse_id
                 syn.conductance = float(a["conductance"][e])
                 syn.setRNG(gid_key, syn_key, third + 300)
