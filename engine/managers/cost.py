@@ -2,8 +2,10 @@
 
 A biophysical cell costs what its compartments cost, each weighted by the density mechanisms
 it carries, plus its afferent synapses. Compartments come from the morphology read with
-morphio (nseg by the template rule 1 + 2*int(L/40), one per soma); mechanisms per section
-type from one probe instance of each template; synapse counts from the edge files'
+morphio (nseg by the rule 1 + 2*int(L/40), one per soma), corrected per section type by
+one probe instance of each template: the probe's real nseg over the same rule on its own
+morphology (which follows the template's own nseg rule, Allen's dL and axon replacement);
+mechanisms per section type from that probe too; synapse counts from the edge files'
 target_to_source index, read in bulk. Unit: one compartment without mechanisms.
 """
 
@@ -39,6 +41,7 @@ COST_MODEL = (
     SYNAPSE_COST,
     ARTIFICIAL_CELL_COST,
     SEGMENT_LENGTH_UM,
+    "nseg scaled by a probe cell",
 )
 
 SECTION_TYPES = ("soma", "axon", "dend", "apic")
@@ -127,7 +130,7 @@ def biophysical_costs(
     keys = np.char.add(np.char.add(templates, "\n"), names)
     unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     per_key = np.zeros(unique.size)
-    probed: dict[str, dict[str, float]] = {}
+    probed: dict[str, dict[str, Any]] = {}
     for k, index in enumerate(first):
         template, morph_file = str(templates[index]), str(names[index])
         if not Path(morph_file).suffix:
@@ -135,17 +138,32 @@ def biophysical_costs(
         path = resolve_morphology_path(Path(morph_dir), morph_file, None)
         compartments = morphology_compartments(path)
         if template not in probed:
-            probed[template] = (
+            found = (
                 mechanisms(manager, template, ids, int(index))
                 if mechanisms is not None
                 else dict.fromkeys(SECTION_TYPES, DEFAULT_MECHANISMS)
             )
+            probed[template] = {**found, "morphology": compartments}  # the probe's own file
         mechs = probed[template]
+        scale = _nseg_scale(mechs)
         per_key[k] = sum(
-            n * (COMPARTMENT_COST + MECHANISM_COST * mechs.get(kind, DEFAULT_MECHANISMS))
+            n * scale.get(kind, 1.0)
+            * (COMPARTMENT_COST + MECHANISM_COST * mechs.get(kind, DEFAULT_MECHANISMS))
             for kind, n in compartments.items()
-        )
+        )  # fmt: skip
     return per_key[inverse.ravel()] + SYNAPSE_COST * synapses
+
+
+def _nseg_scale(probed: dict[str, Any]) -> dict[str, float]:
+    """Per section type: the probe's real compartments over the rule's estimate for it."""
+    real, estimate = probed.get("nseg"), probed.get("morphology")
+    if not real or not estimate:
+        return {}
+    return {
+        kind: real[kind] / estimate[kind]
+        for kind in SECTION_TYPES
+        if kind in real and estimate.get(kind)
+    }
 
 
 def estimate_costs(
@@ -179,11 +197,13 @@ class MechanismProbe:
     def __init__(self, h: Any, loader: Any):
         self.h = h
         self.loader = loader
-        self.cache: dict[str, dict[str, float]] = {}
+        # per (population, template): the probe's nseg belongs to its population's first cell
+        self.cache: dict[tuple[str, str], dict[str, Any]] = {}
 
     def __call__(self, manager: Any, template: str, ids: np.ndarray, index: int) -> dict:
-        if template in self.cache:
-            return self.cache[template]
+        key = (str(manager.name), template)
+        if key in self.cache:
+            return self.cache[key]
         name = template.split(":", 1)[-1]
         try:
             cell, _ = manager.probe_cell(self.h, int(ids[index]), self.loader)
@@ -194,17 +214,19 @@ class MechanismProbe:
                 exc,
                 DEFAULT_MECHANISMS,
             )
-            self.cache[template] = dict.fromkeys(SECTION_TYPES, DEFAULT_MECHANISMS)
-            return self.cache[template]
-        counts = {}
+            self.cache[key] = dict.fromkeys(SECTION_TYPES, DEFAULT_MECHANISMS)
+            return self.cache[key]
+        counts: dict[str, Any] = {"nseg": {}}
         for kind, list_name in _LIST_OF_TYPE.items():
             sections = list(getattr(cell, list_name, None) or [])
             per_section = [_mechanism_count(sec) for sec in sections]
             counts[kind] = float(np.mean(per_section)) if per_section else DEFAULT_MECHANISMS
+            if sections:  # a template without this SectionList tells nothing about it
+                counts["nseg"][kind] = sum(int(sec.nseg) for sec in sections)
         self.loader.forget(cell)
         del cell
         log.debug("mechanisms per compartment of %s: %s", name, counts)
-        self.cache[template] = counts
+        self.cache[key] = counts
         return counts
 
 
