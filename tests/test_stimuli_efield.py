@@ -108,3 +108,36 @@ def test_static_field_polarises_the_soma(circuit):
     shift0, shift1 = data["v__0"][-1] + 65.0, data["v__1"][-1] + 65.0
     assert shift0 < -0.1 and shift1 > 0.1
     assert shift0 == pytest.approx(-shift1, rel=1e-3)
+
+
+ANGLES = np.array([[0.4, -0.7, 1.2], [0.0, 0.0, 0.5], [-1.0, 0.3, 0.0]])  # rad, per cell
+
+
+def bmtk_rotation(x_angle, y_angle, z_angle):
+    """bmtk's order, written out here: R = Rx Ry Rz, each counterclockwise."""
+    cx, sx, cy, sy = math.cos(x_angle), math.sin(x_angle), math.cos(y_angle), math.sin(y_angle)
+    cz, sz = math.cos(z_angle), math.sin(z_angle)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rx @ ry @ rz
+
+
+def test_rotation_angles_orient_the_cells_without_a_quaternion(tmp_path):
+    circuit = stimulus_circuit(tmp_path / "ring", n_cells=3, soma_only=False)
+    with h5py.File(circuit.root / "nodes.h5", "r+") as f:
+        for k, axis in enumerate("xyz"):
+            f[f"nodes/ring/0/rotation_angle_{axis}axis"] = ANGLES[:, k]
+    block = {**E_FIELD, "fields": [{"Ex": 40.0, "Ey": -25.0, "Ez": 15.0}]}
+    config = set_inputs(circuit, {"ef": block}, tstop=30.0)
+    data = record(config, tmp_path / "angles.npz", "--efield")
+    t, origins = data["t"], node_positions(circuit)
+    field = np.outer(gate(t, 5.0, 2.0, 20.0, 3.0), [40.0, -25.0, 15.0])
+    keys = [k for k in data if k.startswith("efield__")]
+    assert len(keys) == 3 * 12
+    for key in keys:
+        _, gid, s, _ = key.split("__")
+        gid, s = int(gid), int(s)
+        x = float(data[key.replace("efield__", "efield_x__")])
+        r = bmtk_rotation(*ANGLES[gid]) @ local_centre(s, x) + origins[gid]
+        np.testing.assert_allclose(data[key], -1e-3 * field @ r, rtol=0, atol=1e-9)

@@ -9,8 +9,8 @@ Every section of a targeted cell gets NEURON's `extracellular` mechanism and eve
 segment plays phi(segment centre, t) into e_extracellular, sampled on the simulation's
 dt grid over the whole run. Several blocks on one cell add up (they share one vector per
 segment). Segment centres come from the cell's 3-d points, rotated by the node's
-orientation quaternion (orientation_w/x/y/z, when the nodes have it) and moved to the
-node's x/y/z. Memory: one double per segment per time step.
+orientation quaternion (orientation_w/x/y/z) or, without one, by its rotation angles
+(rotation_angle_x/y/zaxis, R = Rx Ry Rz as bmtk), and moved to the node's x/y/z. Memory: one double per segment per time step.
 """
 
 from __future__ import annotations
@@ -27,6 +27,20 @@ from engine.stimuli.registry import register
 POSITION = ("x", "y", "z")
 QUATERNION = ("orientation_w", "orientation_x", "orientation_y", "orientation_z")
 EULER = ("rotation_angle_xaxis", "rotation_angle_yaxis", "rotation_angle_zaxis")
+
+
+def axis_rotation(axis: int, angle: float) -> np.ndarray:
+    """Counterclockwise rotation by `angle` (rad) about coordinate axis 0, 1 or 2."""
+    c, s = math.cos(angle), math.sin(angle)
+    i, j = (axis + 1) % 3, (axis + 2) % 3
+    matrix = np.eye(3)
+    matrix[i, i], matrix[i, j], matrix[j, i], matrix[j, j] = c, -s, s, c
+    return matrix
+
+
+def euler_rotation(x_angle: float, y_angle: float, z_angle: float) -> np.ndarray:
+    """rotation_angle_x/y/zaxis (rad) as bmtk applies them: R = Rx Ry Rz (z first)."""
+    return axis_rotation(0, x_angle) @ axis_rotation(1, y_angle) @ axis_rotation(2, z_angle)
 
 
 @dataclass
@@ -181,14 +195,19 @@ class SpatiallyUniformEField(Stimulus):
                 quats = np.column_stack(
                     [manager.attribute(a, ids).astype(float) for a in QUATERNION]
                 )
+                rotations = [rotation_matrix(*q) for q in quats]
+            elif any(manager.has_attribute(a) for a in EULER):
+                angles = np.column_stack(
+                    [
+                        manager.attribute(a, ids).astype(float)
+                        if manager.has_attribute(a)
+                        else np.zeros(ids.size)
+                        for a in EULER
+                    ]
+                )
+                rotations = [euler_rotation(*row) for row in angles]
             else:
-                if any(manager.has_attribute(a) for a in EULER):
-                    self.warn_once(
-                        "population %s has rotation angles but no orientation quaternion;"
-                        " the e-field ignores the rotation",
-                        population,
-                    )
-                quats = np.tile([1.0, 0.0, 0.0, 0.0], (ids.size, 1))
+                rotations = [np.eye(3)] * ids.size
             for k, point in enumerate(members):
-                out[point.gid] = (rotation_matrix(*quats[k]), origin[k])
+                out[point.gid] = (rotations[k], origin[k])
         return out
