@@ -189,9 +189,9 @@ def remove_stale_temporaries(output_dir: Path) -> None:
     """Delete half-written outputs (`*.tmp-<pid>`) that a killed earlier run left behind."""
     if not output_dir.is_dir():
         return
-    for leftover in output_dir.glob("*.tmp-*"):
+    for leftover in output_dir.rglob("*.tmp-*"):  # reports may write into subfolders
         if leftover.is_file():
-            log.info("removing %s, left by an interrupted run", leftover.name)
+            log.info("removing %s, left by an interrupted run", leftover)
             leftover.unlink(missing_ok=True)
 
 

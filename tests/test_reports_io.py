@@ -57,12 +57,13 @@ def test_a_small_buffer_gives_the_same_file_in_many_bounded_blocks(tmp_path, mec
 
 
 def test_a_killed_run_leaves_no_report_file(tmp_path, mechanisms_built):
+    """Killed mid-run: only a temporary part; the next run removes it (also in a subfolder)."""
     config = ring_with_reports(
         tmp_path / "ring", {"v": {"type": "compartment", "variable_name": "v", "dt": 0.025,
-        "start_time": 0.0, "end_time": 1e5}}, tstop=1e5,
+        "start_time": 0.0, "end_time": 1e5, "file_name": "sub/v"}}, tstop=1e5,
     )  # fmt: skip
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "engine", "run", str(config), "--output-dir", str(out)]
+    out = tmp_path / "out" / "sub"
+    command = [sys.executable, "-m", "engine", "run", str(config), "--output-dir", str(out.parent)]
     env = cli_env() | {"SONATASIM_REPORT_BUFFER_MB": "0.01"}
     process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
@@ -79,6 +80,13 @@ def test_a_killed_run_leaves_no_report_file(tmp_path, mechanisms_built):
     parts = list(out.glob("v.h5.tmp-*"))
     assert parts and parts[0].stat().st_size > 0, "the run was writing its part"
     assert not (out / "v.h5").exists()
+    data = json.loads(config.read_text())
+    data["run"]["tstop"] = 10.0
+    data["reports"]["v"]["end_time"] = 10.0
+    config.write_text(json.dumps(data))
+    run_cli("run", config, "--output-dir", tmp_path / "out")
+    assert (out / "v.h5").exists()
+    assert not list((tmp_path / "out").rglob("*.tmp-*")), "the stale part was removed"
 
 
 BAD_REPORTS = [
