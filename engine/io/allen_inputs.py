@@ -24,27 +24,9 @@ import h5py
 import numpy as np
 
 from engine.errors import ConfigError
+from engine.stimuli.registry import supported as sonata_modules
 
 ALL_CELLS = "sonatasim_all_cells"
-SONATA_MODULES = {
-    "linear",
-    "relative_linear",
-    "pulse",
-    "sinusoidal",
-    "subthreshold",
-    "hyperpolarizing",
-    "synapse_replay",
-    "seclamp",
-    "noise",
-    "shot_noise",
-    "relative_shot_noise",
-    "absolute_shot_noise",
-    "ornstein_uhlenbeck",
-    "relative_ornstein_uhlenbeck",
-    "spatially_uniform_e_field",
-    "poisson",
-    "replay",
-}
 SECTIONS = {"soma": "soma", "somatic": "soma", "all": "all", "axon": "axon", "axonal": "axon"}
 SECTIONS.update({"dend": "dend", "basal": "dend", "apic": "apic", "apical": "apic"})
 _SPECIAL = {"population", "node_id", "node_ids"}
@@ -272,7 +254,7 @@ def translate_inputs(inputs, translation, node_sets, folder: Path, tstop: float,
     out: dict[str, Any] = {}
     for name, block in inputs.items():
         module, kind = block.get("module"), block.get("input_type")
-        if module in SONATA_MODULES:
+        if module in sonata_modules():
             out[name] = block
         elif module == "IClamp":
             out.update(_iclamp(name, block, notes))
