@@ -45,6 +45,9 @@ INPUTS = {
     "ou_rel": {"module": "relative_ornstein_uhlenbeck", "tau": 2.0, "mean_percent": 10.0,
                "sd_percent": 5.0, "random_seed": 99, "duration": 20000.0, "node_set": "c1",
                **CURRENT},
+    # last in the file: the shot-noise counter of the blocks above is unchanged
+    "shot_rel_i": {"module": "relative_shot_noise", "mean_percent": 30.0, "sd_percent": 8.0,
+                   "dt": 0.025, "duration": 5000.0, "node_set": "c1", **SHOT, **CURRENT},
 }  # fmt: skip
 
 
@@ -163,11 +166,15 @@ def test_shot_noise_events_and_amplitudes(generated, tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "gid", "mean", "sd"),
-    [("shot_abs", 2, 0.1, 0.02), ("shot_rel_g", 3, 0.5 / 200.0, 0.1 / 200.0)],
+    [
+        ("shot_abs", 2, 0.1, 0.02),
+        ("shot_rel_g", 3, 0.5 / 200.0, 0.1 / 200.0),
+        ("shot_rel_i", 1, 0.3 * 0.8, 0.08 * 0.8),  # % of threshold_current (0.8 nA)
+    ],
 )
 def test_shot_noise_from_mean_and_sd(generated, name, gid, mean, sd):
-    """absolute/relative forms reach the requested mean and sd (relative conductance: % of
-    1/input_resistance, played into rs as 1/g)."""
+    """absolute/relative forms reach the requested mean and sd (relative current: % of
+    threshold_current; relative conductance: % of 1/input_resistance, played into rs as 1/g)."""
     data, _ = generated
     t, x = signal(data, name, gid)
     if name == "shot_rel_g":
