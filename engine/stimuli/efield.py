@@ -5,12 +5,14 @@ Each field f contributes E_f cos(2 pi freq_f (t - delay) + phase_f) (V/m), switc
 ramp_down_time (the ramps are outside `duration`, as the SONATA spec says). The potential
 at a point r (um, global coordinates) is phi = -E(t) . r, i.e. -1e-3 E.r mV.
 
-Every section of a targeted cell gets NEURON's `extracellular` mechanism and every
-segment plays phi(segment centre, t) into e_extracellular, sampled on the simulation's
-dt grid over the whole run. Several blocks on one cell add up (they share one vector per
-segment). Segment centres come from the cell's 3-d points, rotated by the node's
+Every section of a targeted cell gets NEURON's `extracellular` mechanism and our
+`SonataEField`, which sets each segment's e_extracellular to -E(t) . r(segment centre)
+(mod/sonatasim_efield.mod); E(t) is played, sampled on the simulation's dt grid over the
+whole run, into one `SonataFieldSource` per cell (three vectors per cell, whatever its
+number of segments). Several blocks on one cell add up (they add into the same three
+vectors). Segment centres come from the cell's 3-d points, rotated by the node's
 orientation quaternion (orientation_w/x/y/z) or, without one, by its rotation angles
-(rotation_angle_x/y/zaxis, R = Rx Ry Rz as bmtk), and moved to the node's x/y/z. Memory: one double per segment per time step.
+(rotation_angle_x/y/zaxis, R = Rx Ry Rz as bmtk), and moved to the node's x/y/z.
 """
 
 from __future__ import annotations
@@ -52,12 +54,12 @@ class FieldSpec:
 
 @dataclass
 class EFieldState:
-    """Per run: the shared time grid and one potential vector per segment."""
+    """Per run: the shared time grid, each cell's field source, each segment's centre."""
 
     times: Any
     grid: np.ndarray
-    segments: dict[tuple[int, int, int], tuple[Any, np.ndarray]] = field(default_factory=dict)
-    cells: set[int] = field(default_factory=set)
+    segments: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict)
+    sources: dict[int, tuple[Any, list[Any]]] = field(default_factory=dict)  # gid -> E(t)
 
 
 def rotation_matrix(w: float, x: float, y: float, z: float) -> np.ndarray:
@@ -117,33 +119,44 @@ class SpatiallyUniformEField(Stimulus):
         for spec in fields:
             wave = np.cos(2 * math.pi * spec.frequency * (t - delay) / 1000.0 + spec.phase)
             field_t += np.outer(wave * gate, spec.amplitude)
-        h = self.h
         touched: set[int] = set()
         for point in points:
             cell = point.cell
             if getattr(cell, "is_artificial", False) or point.gid in touched:
                 continue
             touched.add(point.gid)
-            rotation, origin = positions[point.gid]
-            new_cell = point.gid not in state.cells
-            state.cells.add(point.gid)
-            for s, section in enumerate(cell.sections):
-                if new_cell:
-                    section.insert("extracellular")
-                centres = segment_centres(h, section) @ rotation.T + origin
-                for j, segment in enumerate(section):
-                    if np.isnan(centres[j]).any():
-                        raise self.error(
-                            f"cell gid {point.gid} section {section.name()} has no 3-d points",
-                            "node_set",
-                        )
-                    key = (point.gid, s, j)
-                    if key not in state.segments:
-                        vector = h.Vector(t.size)
-                        vector.play(segment._ref_e_extracellular, state.times, 1)
-                        state.segments[key] = (vector, centres[j])
-                    vector, _ = state.segments[key]
-                    vector.as_numpy()[:] += -1e-3 * (field_t @ centres[j])
+            if point.gid not in state.sources:
+                state.sources[point.gid] = self._field_source(cell, point.gid, positions, state)
+            _, vectors = state.sources[point.gid]
+            for k, vector in enumerate(vectors):
+                vector.as_numpy()[:] += field_t[:, k]
+
+    def _field_source(self, cell: Any, gid: int, positions: dict, state: EFieldState) -> Any:
+        """A cell's SonataFieldSource (E played into it) and SonataEField on every segment."""
+        h = self.h
+        rotation, origin = positions[gid]
+        source = h.SonataFieldSource(cell.sections[0](0.5))
+        vectors = []
+        for component in ("ex", "ey", "ez"):
+            vector = h.Vector(state.grid.size)
+            vector.play(getattr(source, f"_ref_{component}"), state.times, 1)
+            vectors.append(vector)
+        for s, section in enumerate(cell.sections):
+            section.insert("extracellular")
+            section.insert("SonataEField")
+            centres = segment_centres(h, section) @ rotation.T + origin
+            for j, segment in enumerate(section):
+                if np.isnan(centres[j]).any():
+                    raise self.error(
+                        f"cell gid {gid} section {section.name()} has no 3-d points", "node_set"
+                    )
+                mechanism = segment.SonataEField
+                mechanism.x, mechanism.y, mechanism.z = (float(c) for c in centres[j])
+                for component in ("ex", "ey", "ez"):
+                    h.setpointer(getattr(source, f"_ref_{component}"), component, mechanism)
+                h.setpointer(segment._ref_e_extracellular, "potential", mechanism)
+                state.segments[gid, s, j] = centres[j]
+        return source, vectors
 
     def _fields(self, dt: float) -> list[FieldSpec]:
         nyquist = 1000.0 / (2 * dt)
