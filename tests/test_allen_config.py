@@ -8,6 +8,7 @@ the translated configs.
 from __future__ import annotations
 
 import json
+import shutil
 
 import h5py
 import libsonata
@@ -216,3 +217,21 @@ def test_an_iclamp_away_from_the_soma_centre_is_refused(allen, tmp_path):
     path.write_text(json.dumps(config))
     with pytest.raises(ConfigError, match=r"IClamp at dend\[3\]\(0.2\) is not supported"):
         load_setup(path, tmp_path / "out")
+
+
+def test_bmtk_gap_junctions_are_refused_not_run_as_synapses(allen, tmp_path):
+    rows = [dict(r, is_gap_junction=True) for r in allen.edge_types["cortex_to_cortex"]]
+    copy = tmp_path / "net"
+    shutil.copytree(allen.root, copy)
+    write_types_csv(copy / "network" / "cortex_to_cortex_edge_types.csv", "edge_type_id", rows)
+    config = copy / allen.simulation_config.relative_to(allen.root)
+    with pytest.raises(ConfigError, match="is_gap_junction"):
+        load_setup(config, tmp_path / "out")
+    rows = allen.edge_types["cortex_to_cortex"]
+    write_types_csv(copy / "network" / "cortex_to_cortex_edge_types.csv", "edge_type_id", rows)
+    load_setup(config, tmp_path / "out")  # the copy itself is fine
+    circuit = json.loads((copy / "circuit_config.json").read_text())
+    circuit["networks"]["gap_juncs"] = [{"gap_juncs_file": "gj.h5"}]
+    (copy / "circuit_config.json").write_text(json.dumps(circuit))
+    with pytest.raises(ConfigError, match="networks.gap_juncs"):
+        load_setup(config, tmp_path / "out")

@@ -122,10 +122,31 @@ def translate_circuit(
             populations = {p: {} for p in h5_populations(Path(entry["edges_file"]), "edges", key)}
         for props in populations.values():
             props.setdefault("type", "chemical")
+        if entry.get("edge_types_file"):
+            _refuse_gap_junction_types(Path(entry["edge_types_file"]), f"{key}.edge_types_file")
         edges.append({**entry, "populations": populations})
     if networks.get("gap_juncs"):
-        notes.append("networks.gap_juncs ignored (bmtk gap junction files are not supported)")
+        raise ConfigError(
+            "bmtk gap junctions (networks.gap_juncs) are not supported yet; SONATA"
+            " 'electrical' edge populations are",
+            file=path,
+            key="networks.gap_juncs",
+        )
     if circuit.get("target_simulator") not in (None, "NEURON", "CORENEURON"):
         notes.append(f"circuit target_simulator {circuit['target_simulator']!r} ignored")
     bbp: dict[str, Any] = {"components": components, "networks": {"nodes": nodes, "edges": edges}}
     return bbp, readers
+
+
+def _refuse_gap_junction_types(path: Path, key: str) -> None:
+    """bmtk marks gap junction edge types `is_gap_junction`; never run them as synapses."""
+    from engine.io.types_csv import read_types_csv
+
+    table = read_types_csv(path, "edge_type_id")
+    column = table.columns.get("is_gap_junction")
+    if column is not None and any(str(v).strip().lower() in ("true", "1") for v in column):
+        raise ConfigError(
+            "edge types marked is_gap_junction (bmtk gap junctions) are not supported yet",
+            file=path,
+            key=key,
+        )
