@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from engine_build import built_simulation
 
 PP_PARAMS = ("Use", "Dep", "Fac", "Nrrp", "NMDA_ratio", "GABAB_ratio", "tau_d_AMPA")
 PP_PARAMS += ("tau_d_GABAA", "tau_r_GABAA", "synapseID", "conductance", "tau1", "tau2", "e")
@@ -106,17 +107,9 @@ def _cells(simulation, h) -> list[dict]:
 
 
 def main() -> None:
-    from engine import simulator
-    from engine.config import load_setup
-    from engine.logs import setup_logging
-    from engine.simulation import RunOptions, Simulation
 
     config, out = sys.argv[1], Path(sys.argv[2])
-    setup = load_setup(config, output_dir=out.parent / f"output_{out.stem}")
-    sim = simulator.start()
-    setup_logging(sim.rank, sim.nranks)
-    simulation = Simulation(setup, sim, RunOptions(progress=False))
-    simulation.build()
+    sim, simulation = built_simulation(config, out)
     h = sim.h
     edges, _ = _edges(simulation, h)
     minis = []
@@ -136,7 +129,7 @@ def main() -> None:
                 "uniform_ids": _ids(stim.uniform_rng),
             }
         )
-    mechanisms = setup.conditions.mechanisms
+    mechanisms = simulation.setup.conditions.mechanisms
     globals_ = {f"{n}_{s}": float(getattr(h, f"{n}_{s}")) for s, v in mechanisms.items() for n in v}
     globals_.update(celsius=float(h.celsius), v_init=float(h.v_init))
     records = {"edges": edges, "cells": _cells(simulation, h), "globals": globals_}

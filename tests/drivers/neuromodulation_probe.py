@@ -13,19 +13,13 @@ import json
 import sys
 from pathlib import Path
 
+from engine_build import built_simulation
+
 
 def main() -> None:
-    from engine import simulator
-    from engine.config import load_setup
-    from engine.logs import setup_logging
-    from engine.simulation import RunOptions, Simulation
 
     config, out = sys.argv[1], Path(sys.argv[2])
-    setup = load_setup(config, output_dir=out.parent / f"output_{out.stem}")
-    sim = simulator.start()
-    setup_logging(sim.rank, sim.nranks)
-    simulation = Simulation(setup, sim, RunOptions(progress=False))
-    simulation.build()
+    sim, simulation = built_simulation(config, out)
     h = sim.h
     circuit = simulation.circuit
     # a point process is named by its first edge, `<edges>:<edge id>` (hoc names are per rank)

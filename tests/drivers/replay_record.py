@@ -22,27 +22,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from engine import simulator
-from engine.config import load_setup
-from engine.logs import setup_logging
-from engine.simulation import RunOptions, Simulation
+from engine_build import built_simulation, section_owners
 
 
 def main() -> None:
     config, out = sys.argv[1], Path(sys.argv[2])
-    setup = load_setup(config, output_dir=out.parent / f"output_{out.stem}")
-    sim = simulator.start()
-    setup_logging(sim.rank, sim.nranks)
-    simulation = Simulation(setup, sim, RunOptions(progress=False))
-    simulation.build()
+    sim, simulation = built_simulation(config, out)
     h = sim.h
-    where = {}
-    for population, manager in simulation.circuit.node_managers.items():
-        for node_id, cell in manager.cells.items():
-            for sid, sec in enumerate(getattr(cell, "sections", None) or []):
-                if sec is not None:
-                    where[sec.name()] = (population, int(node_id), sid)
+    where = section_owners(simulation)
     rows, sent, recorded, tsyn = [], [], {}, {}
     for nc in simulation.replay.netcons:
         syn = nc.syn()
