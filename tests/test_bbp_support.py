@@ -342,3 +342,29 @@ def write_gap_circuit(root: str | Path, *, junction_ids: bool) -> GeneratedCircu
         {"tstop": 60.0, "dt": 0.025, "random_seed": 1},
     )
     return circuit
+
+
+def assert_tm_parameters(p: dict, attrs: dict, edge_id: int, synapse_id: int, calcium) -> None:
+    """One edge's BBP attributes on its TM synapse, mapped as the compat doc says (§3.2-3.4)."""
+    import pytest
+
+    exc = attrs["syn_type_id"][edge_id] >= 100
+    scale = 1.0  # no u_hill_coefficient column: neurodamus does not scale U
+    if "u_hill_coefficient" in attrs:
+        hill = attrs["u_hill_coefficient"][edge_id]
+        scale = (hill**4 + 16) / 16 * calcium**4 / (hill**4 + calcium**4)
+    assert p["Use"] == pytest.approx(abs(attrs["u_syn"][edge_id] * scale), rel=1e-12)
+    assert p["Dep"] == abs(attrs["depression_time"][edge_id])
+    assert p["Fac"] == abs(attrs["facilitation_time"][edge_id])
+    nrrp = attrs["n_rrp_vesicles"][edge_id]
+    assert p["Nrrp"] == (nrrp if nrrp >= 0 else 1.0)  # negative: mod default
+    assert p["synapseID"] == synapse_id
+    ratio = (
+        attrs["conductance_scale_factor"][edge_id] if "conductance_scale_factor" in attrs else -1
+    )
+    if exc:
+        assert p["tau_d_AMPA"] == attrs["decay_time"][edge_id]
+        assert p["NMDA_ratio"] == (ratio if ratio >= 0 else 0.71)
+    else:
+        assert p["tau_d_GABAA"] == attrs["decay_time"][edge_id]
+        assert p["GABAB_ratio"] == (ratio if ratio >= 0 else 0.0)

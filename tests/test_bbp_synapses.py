@@ -20,6 +20,7 @@ from tests.test_bbp_support import (
     FIRST_APIC,
     FIRST_DEND,
     N_AXON,
+    assert_tm_parameters,
     write_bbp_circuit,
 )
 
@@ -111,23 +112,8 @@ def test_every_synapse_got_neurodamus_keys_and_parameters(bbp_run):
         third = _pop_hash(source_pop) * 65536 + _pop_hash("cortex") + seed + 300
         assert rec["keys"][i] == [node + 1 + 250, rec["synapse_id"][i] + 100, third]
         p = rec["params"][i]
-        scale = 1.0  # no u_hill_coefficient column: neurodamus does not scale U
-        if "u_hill_coefficient" in attrs:
-            hill = attrs["u_hill_coefficient"][edge_id]
-            scale = (hill**4 + 16) / 16 * calcium**4 / (hill**4 + calcium**4)
-        assert p["Use"] == pytest.approx(abs(attrs["u_syn"][edge_id] * scale), rel=1e-12)
-        assert p["Dep"] == abs(attrs["depression_time"][edge_id])
-        assert p["Fac"] == abs(attrs["facilitation_time"][edge_id])
-        nrrp = attrs["n_rrp_vesicles"][edge_id]
-        assert p["Nrrp"] == (nrrp if nrrp >= 0 else 1.0)
-        assert p["synapseID"] == rec["synapse_id"][i]
-        ratio = attrs.get("conductance_scale_factor", np.full(tgt.size, -1.0))[edge_id]
-        if exc:
-            assert p["NMDA_ratio"] == (ratio if ratio >= 0 else 0.71)
-            assert p["tau_d_AMPA"] == attrs["decay_time"][edge_id]
-        else:
-            assert p["GABAB_ratio"] == (ratio if ratio >= 0 else 0.0)
-            assert p["tau_d_GABAA"] == attrs["decay_time"][edge_id]
+        assert_tm_parameters(p, attrs, edge_id, rec["synapse_id"][i], calcium)
+        if not exc:
             assert p["tau_r_GABAA"] != 0.2 and 0.0 < p["tau_r_GABAA"] < 2.0  # randomized
         expected_section = _expected_section(node, section_id)
         assert rec["section"][i] == expected_section

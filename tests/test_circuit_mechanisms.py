@@ -24,7 +24,7 @@ import pytest
 
 from engine import mechanisms
 from tests.conftest import REPO, run_cli, run_python
-from tests.test_bbp_support import N_AXON, write_bbp_circuit
+from tests.test_bbp_support import N_AXON, assert_tm_parameters, write_bbp_circuit
 
 DRIVER = REPO / "tests" / "drivers" / "circuit_mechanisms_record.py"
 MOD = REPO / "mod"
@@ -151,23 +151,7 @@ def test_ems_synapses_get_neurodamus_keys_and_parameters(runs):
         third = _pop_hash(source) * 65536 + _pop_hash("cortex") + seed + 300
         assert rec["keys"][i] == [node + 1 + 250, synapse_id + 100, third]
         p = rec["params"][i]
-        scale = 1.0  # no u_hill_coefficient column: neurodamus does not scale U
-        if "u_hill_coefficient" in attrs:
-            hill = attrs["u_hill_coefficient"][edge_id]
-            scale = (hill**4 + 16) / 16 * calcium**4 / (hill**4 + calcium**4)
-        assert p["Use"] == pytest.approx(abs(attrs["u_syn"][edge_id] * scale), rel=1e-12)
-        assert p["Dep"] == abs(attrs["depression_time"][edge_id])
-        assert p["Fac"] == abs(attrs["facilitation_time"][edge_id])
-        nrrp = attrs["n_rrp_vesicles"][edge_id]
-        assert p["Nrrp"] == (nrrp if nrrp >= 0 else 1.0)  # negative: mod default
-        assert p["synapseID"] == synapse_id
-        ratio = attrs.get("conductance_scale_factor", np.full(tgt.size, -1.0))[edge_id]
-        if exc:
-            assert p["tau_d_AMPA"] == attrs["decay_time"][edge_id]
-            assert p["NMDA_ratio"] == (ratio if ratio >= 0 else 0.71)
-        else:
-            assert p["tau_d_GABAA"] == attrs["decay_time"][edge_id]
-            assert p["GABAB_ratio"] == (ratio if ratio >= 0 else 0.0)
+        assert_tm_parameters(p, attrs, edge_id, synapse_id, calcium)
         assert p == ours_rec["params"][i]  # the same numbers as on our mechanisms
         assert rec["keys"][i] == ours_rec["keys"][i]
     assert placed["ProbAMPANMDA_EMS"] > 20 and placed["ProbGABAAB_EMS"] >= 3
