@@ -69,6 +69,7 @@ class NodePopulationInfo:
     types_file: Path | None = None  # node types CSV (Allen dialect), merged by AttributeReader
     dialect: str = "sonata"  # "allen" when translated from a bmtk config (engine.io.allen_config)
     dL: float = 20.0
+    templates_dir: Path | None = None  # bmtk's components.templates_dir (hoc templates)
 
     @property
     def is_virtual(self) -> bool:
@@ -247,6 +248,8 @@ def _node_populations(
     circuit: libsonata.CircuitConfig, path: Path, dialect: str, dL: float
 ) -> dict[str, Any]:
     populations = {}
+    raw = (_components(circuit, path).get("components") or {}) if dialect == "allen" else {}
+    templates_dir = _path_in(raw.get("templates_dir"), path.parent)
     for name in sorted(circuit.node_populations):
         try:
             props = circuit.node_population_properties(name)
@@ -265,6 +268,7 @@ def _node_populations(
             types_file=_optional_path(getattr(props, "types_path", "")),
             dialect=dialect,
             dL=dL,
+            templates_dir=templates_dir,
         )
         models = (info.biophysical_neuron_models_dir, info.point_neuron_models_dir)
         source = TypesSource(info.types_file, tuple(d for d in models if d is not None))

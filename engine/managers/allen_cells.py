@@ -78,6 +78,7 @@ class AllenDynamics:
     e_pas: float | None = None
     genome: tuple[GenomeEntry, ...] = ()
     erev: tuple[dict[str, Any], ...] = ()
+    params: Any = None  # the json's "params": what bmtk passes to a hoc: template
 
 
 def _first(value: Any) -> dict[str, Any]:
@@ -108,6 +109,7 @@ def _parse(path: Path, mtime: float) -> AllenDynamics:
             e_pas=float(passive["e_pas"]) if "e_pas" in passive else None,
             genome=genome,
             erev=tuple(conditions.get("erev", [])),
+            params=data.get("params"),
         )
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CircuitError(f"not an Allen cell model json: {exc!r}", file=path) from None
@@ -277,6 +279,43 @@ def build_biophys1(
     hoc = loader.new_cell(getattr(h, TEMPLATE), node_id, str(morph_dir), morphology)
     sections = list(loader.sections_of(hoc))
     _delete_placeholders(h, hoc, sections)
+    for step in processing:
+        if dynamics is None:
+            raise CircuitError(
+                f"model_processing {step} needs dynamics_params", key="dynamics_params"
+            )
+        allactive = PROCESSING[step]
+        sections = replace_axon(h, hoc, sections, allactive)
+        (apply_allactive if allactive else apply_perisomatic)(h, sections, dynamics)
+    for sec in sections:
+        sec.nseg = nseg_for(sec.L, dL)
+    return hoc, sections
+
+
+def build_bmtk_hoc(
+    h: Any,
+    template: Any,
+    morphology: Path | None,
+    dynamics: AllenDynamics | None,
+    processing: list[str],
+    dL: float = DEFAULT_DL,
+) -> tuple[Any, list[Any]]:
+    """A bmtk `hoc:` cell: bmtk's calling convention, section ids = order of `hobj.all`.
+
+    bmtk (loadHOC) calls the template with the dynamics json's "params" (a list: spread),
+    else with the morphology file's path, else with nothing; then the model_processing
+    steps and the dL segmentation, as for Biophys1.
+    """
+    if dynamics is not None and dynamics.params is not None:
+        params = dynamics.params if isinstance(dynamics.params, list) else [dynamics.params]
+        hoc = template(*params)
+    elif morphology is not None:
+        hoc = template(str(morphology))
+    else:
+        hoc = template()
+    sections = list(getattr(hoc, "all", None) or [])
+    if not sections:
+        raise CircuitError(f"{hoc.hname()} has no 'all' SectionList", key="model_template")
     for step in processing:
         if dynamics is None:
             raise CircuitError(

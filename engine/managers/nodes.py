@@ -17,7 +17,7 @@ from engine.errors import CircuitError
 from engine.managers import allen_cells
 from engine.managers.attributes import AttributeReader, find_model_file, selection  # noqa: F401
 from engine.managers.cells import ArtificialCell, BiophysicalCell
-from engine.managers.templates import instantiate_hoc_cell
+from engine.managers.templates import instantiate_hoc_cell, load_template, template_file
 
 log = logging.getLogger("sonatasim")
 
@@ -160,6 +160,22 @@ class BiophysicalNodeManager(NodeManager):
         template = str(inputs.templates[index])
         kind, _, name = template.partition(":")
         morphology = str(inputs.morphologies[index])
+        if kind == "hoc" and self.info.dialect == "allen":
+            load_template(h, self.info, name)
+            dynamics, steps = inputs.allen.of(index)
+            path = None
+            if morphology and morphology not in ("None", "nan") and inputs.morph_dir:
+                path = Path(inputs.morph_dir) / _with_extension(morphology, inputs.ext)
+            try:
+                hoc, sections = allen_cells.build_bmtk_hoc(
+                    h, getattr(h, name), path, dynamics, steps, self.info.dL
+                )
+            except RuntimeError as exc:
+                raise CircuitError(
+                    f"template {name} failed for node {node_id} (morphology {path}): {exc}",
+                    file=self.info.nodes_file,
+                ) from None
+            return hoc, sections, allen_cells.AllenCell
         if kind == "hoc":
             hoc, sections = instantiate_hoc_cell(
                 h, self.info, name, node_id, inputs.morph_dir, morphology, inputs.ext, loader
@@ -212,7 +228,10 @@ class CellInputs:
         self.morphologies = manager.attribute("morphology", self.ids)
         self.morph_dir, self.ext = manager.morphology_source()
         ctdb = any(_is_ctdb(t) for t in self.templates)
-        self.allen = AllenParameters(manager, self.ids) if ctdb else None
+        bmtk_hoc = manager.info.dialect == "allen" and any(
+            str(t).startswith("hoc:") for t in self.templates
+        )
+        self.allen = AllenParameters(manager, self.ids) if ctdb or bmtk_hoc else None
 
 
 class AllenParameters:
@@ -274,9 +293,10 @@ def check_cell_files(info: NodePopulationInfo, storage: Any) -> list[str]:
     problems = []
     for template in sorted(set(templates.tolist())):
         if template.startswith("hoc:"):
-            models = info.biophysical_neuron_models_dir
-            path = (models or Path(".")) / f"{template[4:]}.hoc"
-            if models is None or not path.exists():
+            found = template_file(info, template[4:])
+            if found is None:
+                models = info.biophysical_neuron_models_dir or info.templates_dir or Path(".")
+                path = models / f"{template[4:]}.hoc"
                 problems.append(f"hoc template not found: {path} (population {info.name})")
         elif _is_ctdb(template):
             problems += _check_ctdb(info, reader, ids[templates == template])

@@ -38,19 +38,36 @@ INDEX_PROBE_X = 0.0001  # where BBP templates' indexSections stores each section
 _dynamics_columns: dict[tuple[str, str, str], np.ndarray] = {}
 
 
+def template_file(info: NodePopulationInfo, name: str) -> Path | None:
+    """`<biophysical_neuron_models_dir>/<name>.hoc`, else (bmtk) the .hoc file of
+    `templates_dir` that defines template `name`; None if there is none."""
+    candidates = [d / f"{name}.hoc" for d in (info.biophysical_neuron_models_dir,) if d]
+    if info.templates_dir is not None and info.templates_dir.is_dir():
+        candidates.append(info.templates_dir / f"{name}.hoc")
+        candidates += sorted(
+            f
+            for f in info.templates_dir.glob("*.hoc")
+            if f"begintemplate {name}" in f.read_text(errors="replace")
+        )
+    return next((c for c in candidates if c.exists()), None)
+
+
 def load_template(h: Any, info: NodePopulationInfo, name: str) -> None:
-    """Load `<biophysical_neuron_models_dir>/<name>.hoc` once per process."""
+    """Load template `name` once per process (from `template_file`)."""
     if hasattr(h, name):
         return
-    models_dir = info.biophysical_neuron_models_dir
-    if models_dir is None:
+    path = template_file(info, name)
+    if path is None:
+        if info.biophysical_neuron_models_dir is None and info.templates_dir is None:
+            raise CircuitError(
+                f"population '{info.name}' has no biophysical_neuron_models_dir",
+                key="components.biophysical_neuron_models_dir",
+            )
+        folder = info.biophysical_neuron_models_dir or info.templates_dir
         raise CircuitError(
-            f"population '{info.name}' has no biophysical_neuron_models_dir",
-            key="components.biophysical_neuron_models_dir",
+            "hoc template not found", file=Path(folder) / f"{name}.hoc", key="model_template"
         )
-    path = models_dir / f"{name}.hoc"
-    if not path.exists():
-        raise CircuitError("hoc template not found", file=path, key="model_template")
+    h.load_file("import3d.hoc")  # templates that read their own morphology use it
     if not h.load_file(str(path)) or not hasattr(h, name):
         raise CircuitError(f"file does not define template {name}", file=path)
 
