@@ -48,6 +48,7 @@ OWN_MECHANISMS = (
     "SonataConductanceSource",
     "SonataInhPoissonStim",
     "SonataTTX",
+    "SonataReportSampler",
 )
 _KEY_SCHEMA = "sonatasim-mechanisms-1"
 _TAIL_LINES = 30

@@ -1,26 +1,65 @@
 """The sampler of one report on one rank: pointers -> float32 frames -> blocks on disk.
 
-Why events and a PtrVector, not one Vector per element: one `cvode.event` per frame reads
-every pointer of the report in one C call (`PtrVector.gather`), so memory is one float32
-row per buffered frame, summation and LFP sums are computed as the frame is taken, and the
-buffer can be moved to disk whenever it fills. An event at time t is delivered with the
-state at t (before the step from t), which is what `Vector.record` stores for t.
+Two samplers, same file bit for bit (tests/test_reports_sampler.py):
+
+* native (default): our artificial cell `SonataReportSampler` (mod/sonatasim_report_sampler.mod)
+  holds the report's pointers, resolves them to raw `double*` once per initialisation, and
+  at each frame's event writes the row (values, or weighted sums) as float32 straight into
+  the buffer, a hoc Vector viewed here with numpy. Python only wakes up when the buffer is
+  about to fill (one `cvode.event` per block) and between psolve chunks, to move rows to
+  disk. Why: reading NEURON 9 data_handles from Python once per frame (`PtrVector.gather`,
+  two dependent loads per element) and the per-frame Python callback were most of a
+  report's run-time cost (benchmarks/README.md, issue 6).
+* python (synapse reports, `SONATASIM_REPORT_SAMPLER=python`, or when the mechanism is not
+  loaded; see `sampler_kind`): one
+  `cvode.event` per frame reads every pointer in one C call (`PtrVector.gather`) and copies
+  the row (or its sums, with np.bincount) into the buffer.
+
+Either way memory is one float32 row per buffered frame, the buffer is filled at open time
+(no page faults while running), and an event at time t is delivered with the state at t
+(before the step from t), which is what `Vector.record` stores for t.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.errors import ConfigError
 from engine.io.report_writer import FilePart, PopulationLayout, ReportPartWriter, TimeAxis
 from engine.managers.report_probes import CellProbes
 from engine.managers.report_spec import ReportSpec
 
 log = logging.getLogger("sonatasim")
+
+SAMPLER_ENV = "SONATASIM_REPORT_SAMPLER"  # "native" (default) or "python"
+NATIVE_SAMPLER = "SonataReportSampler"
+_ADD_CHUNK = 64  # pointers per SonataReportSampler.add call
+
+
+def sampler_kind(spec: ReportSpec, h: Any) -> str:
+    """Which sampler records `spec`: "native" when our mechanism is loaded, except for
+    synapse reports (and unless SONATASIM_REPORT_SAMPLER=python).
+
+    Why not synapse reports: their variables (g, ...) change when events are delivered,
+    and a frame's value then depends on where in a step's event delivery it is read. The
+    Python sampler's frame is a `cvode.event` callback, which NEURON runs after the other
+    queued events up to the frame's time (but before NetCon deliveries of nearby smaller
+    times in the same step); the native sampler's self-event is delivered in plain time
+    order. Both read the same values of anything only integration changes (v, currents,
+    i_membrane, gating variables), so compartment, summation and LFP reports are identical.
+    """
+    wanted = os.environ.get(SAMPLER_ENV, "native").strip().lower() or "native"
+    if wanted not in ("native", "python"):
+        raise ConfigError(f"{SAMPLER_ENV} must be 'native' or 'python', not {wanted!r}")
+    if wanted == "native" and spec.type != "synapse" and hasattr(h, NATIVE_SAMPLER):
+        return "native"
+    return "python"
 
 
 def _layouts(ordered: list[CellProbes]) -> list[PopulationLayout]:
@@ -68,10 +107,17 @@ class ReportRecorder:
         self.n_elements = sum(lay.n_elements for lay in self.layouts)
         refs = [r for p in ordered for r in p.refs]
         self._terms = _terms(ordered) if ordered and ordered[0].is_sum else None
+        self.kind = sampler_kind(spec, h)
         self._pointers: Any = None
         self._values: Any = None
         self._view = np.zeros(0)
-        if refs:
+        self._native: Any = None
+        self._netcon: Any = None
+        self._store: Any = None  # hoc Vector whose memory is the native sampler's buffer
+        self._wakeup_at = -1  # frame of the pending block wake-up (native), -1 if none
+        if self.n_elements and self.kind == "native":
+            self._native = self._native_sampler(h, refs)
+        elif refs:
             self._pointers = h.PtrVector(len(refs))
             for i, ref in enumerate(refs):
                 self._pointers.pset(i, ref)
@@ -84,26 +130,98 @@ class ReportRecorder:
         self.writer: ReportPartWriter | None = None
         self.peak_buffered_bytes = 0
 
+    def _native_sampler(self, h: Any, refs: list[Any]) -> Any:
+        sampler = getattr(h, NATIVE_SAMPLER)()
+        for start in range(0, len(refs), _ADD_CHUNK):
+            sampler.add(*refs[start : start + _ADD_CHUNK])
+        if self._terms is not None:
+            pointers, elements, weights = self._terms
+            sampler.terms(
+                h.Vector(pointers.astype(np.float64)),
+                h.Vector(elements.astype(np.float64)),
+                h.Vector(weights),
+                self.n_elements,
+            )
+        if int(sampler.width()) != self.n_elements:
+            raise RuntimeError(f"report {self.spec.name}: the sampler has the wrong width")
+        sampler.first_step = self.spec.first_step
+        sampler.stride = self.spec.stride
+        sampler.sim_dt = self.spec.sim_dt
+        sampler.n_frames = self.spec.n_frames
+        self._netcon = h.NetCon(None, sampler)  # starts the frame clock at each init
+        return sampler
+
     @property
     def active(self) -> bool:
         return self.n_elements > 0
 
     @property
     def buffered_bytes(self) -> int:
-        return self.buffered * self.n_elements * 4
+        return self._buffered_rows() * self.n_elements * 4
+
+    def _buffered_rows(self) -> int:
+        if self._native is not None:
+            return int(self._native.filled())
+        return self.buffered
 
     def open(self, path: Path, capacity_rows: int) -> None:
-        """Create this rank's part file and a buffer of `capacity_rows` frames."""
-        rows = max(1, min(capacity_rows, max(1, self.spec.n_frames)))
-        self.buffer = np.zeros((rows, self.n_elements), dtype=np.float32)
+        """Create this rank's part file and a buffer of `capacity_rows` frames.
+
+        The buffer's pages are written now (a hoc Vector, or np.empty filled), so no frame
+        of the run pays first-touch page faults.
+        """
+        n_frames = max(1, self.spec.n_frames)
+        rows = max(1, min(capacity_rows, n_frames))
+        if self._native is not None:
+            if rows < n_frames:
+                rows = max(2, rows)  # a block wake-up must leave room for one more frame
+            n_values = rows * self.n_elements
+            self._store = self.h.Vector((n_values + 1) // 2)  # zero-filled: pages touched
+            flat = np.asarray(self._store.as_numpy()).view(np.float32)
+            self.buffer = flat[:n_values].reshape(rows, self.n_elements)
+            self._native.buffer(self._store, rows)
+        else:
+            self.buffer = np.empty((rows, self.n_elements), dtype=np.float32)
+            self.buffer.fill(0.0)
         self.writer = ReportPartWriter(path, self.layouts, self.axis, self.spec.unit)
 
     def on_init(self) -> None:
         """Called from an FInitializeHandler: (re)start the frame clock at start_time."""
         self.frame = 0
         self.buffered = 0
-        if self.active and self.spec.n_frames > 0:
+        if not (self.active and self.spec.n_frames > 0):
+            return
+        if self._native is None:
             self.h.cvode.event(self.spec.frame_time(0), self._sample)
+            return
+        # Frame 0 through a Python event, as the python sampler does: a NetCon event queued
+        # now would be delivered inside finitialize, before its last fcurrent (gna, ina and
+        # i_membrane_ would still hold the values of before the initialisation).
+        self.h.cvode.event(self.spec.frame_time(0), self._start)
+        self._wakeup_at = -1
+        self._schedule_wakeup(0)
+
+    def _start(self) -> None:
+        """Native, at frame 0's time: hand the clock to the sampler (frame 0 is taken now)."""
+        self._netcon.event(self.h.t)
+
+    def _schedule_wakeup(self, next_frame: int) -> None:
+        """Native: wake up at the frame that may fill the buffer (rows from `next_frame`).
+
+        At that frame's time the sampler may or may not have taken it yet, so the wake-up
+        finds capacity - 1 or capacity rows; either way the buffer never overflows.
+        """
+        capacity = self.buffer.shape[0]
+        if next_frame + capacity >= self.spec.n_frames or self._wakeup_at >= 0:
+            return  # the rest fits: close() writes it
+        self._wakeup_at = next_frame + capacity - 1
+        self.h.cvode.event(self.spec.frame_time(self._wakeup_at), self._wakeup)
+
+    def _wakeup(self) -> None:
+        """Native: a block is (about to be) full: move it to disk, plan the next wake-up."""
+        self._wakeup_at = -1
+        self.write_buffer()
+        self._schedule_wakeup(int(self._native.frames()))
 
     def _sample(self) -> None:
         """One frame (runs once per report dt, so kept short)."""
@@ -124,7 +242,10 @@ class ReportRecorder:
             self.h.cvode.event(self.spec.frame_time(self.frame), self._sample)
 
     def write_buffer(self) -> None:
-        self.peak_buffered_bytes = max(self.peak_buffered_bytes, self.buffered_bytes)
+        if self._native is not None:
+            self.buffered = int(self._native.take())  # the next frame goes to row 0 again
+        block_bytes = self.buffered * self.n_elements * 4
+        self.peak_buffered_bytes = max(self.peak_buffered_bytes, block_bytes)
         if self.buffered and self.writer is not None:
             self.writer.write(self.buffer[: self.buffered])
         self.buffered = 0
@@ -132,6 +253,12 @@ class ReportRecorder:
     def close(self) -> FilePart:
         """Write what is left, close the part file and describe it for the assembly."""
         self.write_buffer()
+        if self._native is not None and self._native.lost() > 0:
+            log.warning(
+                "report %s: %d frame(s) found the buffer full and were dropped",
+                self.spec.name,
+                int(self._native.lost()),
+            )
         if self.writer is None:
             return FilePart(None, [])
         self.writer.close()
