@@ -18,7 +18,9 @@ Usage: python benchmarks/bench_reports.py [--exc 160] [--inh 40] [--virtual 100]
    WORKDIR/results-reports.json.
 
 `--profile` then runs the report config once more in this process with cProfile around the
-run phase and prints where the time goes (the sampler is engine/managers/report_recorder.py).
+run phase and prints where the time goes (the sampler is engine/managers/report_recorder.py;
+with the default native sampler the frames are taken in mod/sonatasim_report_sampler.mod,
+`SONATASIM_REPORT_SAMPLER=python` profiles the Python one).
 `--config` uses an existing circuit instead (e.g. bench_detailed_build.py's, node set
 `Detailed`); the two configs are written next to it, with `--tstop` as tstop.
 """
@@ -172,7 +174,7 @@ def profile(config: Path) -> None:
     from engine.managers.report_recorder import ReportRecorder
     from engine.simulation import RunOptions, Simulation
 
-    timed = {"_sample": [0.0, 0], "write_buffer": [0.0, 0]}
+    timed = {"_sample": [0.0, 0], "_wakeup": [0.0, 0], "write_buffer": [0.0, 0]}
 
     def timing(name: str, method):
         def wrapper(self) -> None:
@@ -184,6 +186,7 @@ def profile(config: Path) -> None:
         return wrapper
 
     ReportRecorder._sample = timing("_sample", ReportRecorder._sample)
+    ReportRecorder._wakeup = timing("_wakeup", ReportRecorder._wakeup)
     ReportRecorder.write_buffer = timing("write_buffer", ReportRecorder.write_buffer)
     setup = load_setup(config)
     sim = simulator.start(use_mpi=False)
@@ -201,6 +204,12 @@ def profile(config: Path) -> None:
     pstats.Stats(prof).sort_stats("tottime").print_stats(6)
     recorder = simulation.reports.recorders[0]
     width = recorder.n_elements
+    if recorder.kind == "native":
+        # the frames are taken in C (SonataReportSampler); time what Python still calls
+        resolve = _per_call_us(recorder._native.resolve, 20)
+        print(f"native sampler, {width} elements: resolve() {resolve:.1f} us per call"
+              f" (once per init), lost frames {int(recorder._native.lost())}")  # fmt: skip
+        return
     frame = np.asarray(recorder._view)
     rows = {
         "fresh": np.zeros((2000, width), np.float32),
