@@ -49,6 +49,8 @@ OWN_MECHANISMS = (
     "SonataInhPoissonStim",
     "SonataTTX",
     "SonataReportSampler",
+    "SonataEField",
+    "SonataFieldSource",
 )
 _KEY_SCHEMA = "sonatasim-mechanisms-1"
 _TAIL_LINES = 30
