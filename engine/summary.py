@@ -7,11 +7,22 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
 def peak_rss_mb() -> float:
-    """This process' peak resident memory (Linux reports kB)."""
+    """This process' peak resident memory in MB.
+
+    Linux's VmHWM: getrusage's ru_maxrss survives fork + exec, so a run started from a big
+    process (a notebook, a test runner) would report its parent's peak instead.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -212,3 +212,27 @@ def test_synapse_report_elements_have_their_own_point_processes(tmp_path, mechan
         candidates.remove(data[:, j].astype(np.float32).tobytes())  # ValueError: no match
     assert not any(expected.values())
     assert data.max() > 0
+
+
+def test_a_long_report_keeps_process_memory_bounded(tmp_path, mechanisms_built):
+    """96 MB of report samples: kept whole with the default budget, in 1 MB blocks with a
+    small one; the operating system's peak RSS (getrusage, printed in the summary) must
+    drop by about the report's size, and the files must be the same."""
+    from engine.io.generator import generate_ei_network
+
+    circuit = generate_ei_network(tmp_path / "ei", n_exc=160, n_inh=40, n_virtual=100,
+                                  tstop=1000.0)  # fmt: skip
+    config = json.loads(circuit.simulation_config.read_text())
+    config["reports"] = {"all_v": {**IMEM_ALL, "variable_name": "v", **LONG}}
+    circuit.simulation_config.write_text(json.dumps(config))
+    peaks, files = {}, {}
+    for name, budget in (("whole", None), ("blocks", "1")):
+        env = {"SONATASIM_REPORT_BUFFER_MB": budget} if budget else {}
+        text = run_with_env(circuit.simulation_config, tmp_path / name, **env)
+        peaks[name] = float(re.search(r"peak memory\s+(\d+) MB per rank", text).group(1))
+        files[name] = h5_contents(tmp_path / name / "all_v.h5")
+    size_mb = 10000 * 2400 * 4 / 2**20
+    assert files["whole"]["report/cortex/data"][0].nbytes / 2**20 == pytest.approx(size_mb)
+    assert peaks["whole"] - peaks["blocks"] > 0.6 * size_mb, peaks
+    for key, (data, _) in files["whole"].items():
+        np.testing.assert_array_equal(data, files["blocks"][key][0], err_msg=key)
