@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= configs/example/simulation_config.json
 
-.PHONY: run test lint format venv clean benchmark
+.PHONY: run test lint format venv clean benchmark peers
 
 venv: $(STAMP)
 
@@ -32,5 +32,15 @@ test: lint
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_point_network.py
 
+# Same circuits through neurodamus 4.2.9 and bmtk 1.2.0 (each in its own venv under .peers/,
+# from PyPI); prints a line per scenario (benchmarks/peers/README*.md). Not part of `make test`.
+PEERS := .peers
+peers: $(STAMP)
+	test -x $(PEERS)/neurodamus/bin/python || ($(PYTHON) -m venv $(PEERS)/neurodamus && \
+		$(PEERS)/neurodamus/bin/pip install --quiet neurodamus==4.2.9 neuron==9.0.2)
+	$(BIN)/python benchmarks/peers/compare_neurodamus.py --nd-venv $(PEERS)/neurodamus
+	BMTK_VENV=$(PEERS)/bmtk $(BIN)/python benchmarks/peers/compare_bmtk.py setup
+	BMTK_VENV=$(PEERS)/bmtk $(BIN)/python benchmarks/peers/compare_bmtk.py run
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(PEERS) build *.egg-info

@@ -703,7 +703,10 @@ def setup(work: Path) -> None:
     if not (BMTK_VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(BMTK_VENV)], check=True)
         pip = str(BMTK_VENV / "bin" / "pip")
-        subprocess.run([pip, "install", "bmtk==1.2.0", "neuron==9.0.2"], check=True)
+        subprocess.run(  # pandas 3 empties bmtk 1.2's node sets; mpi4py for 2 ranks
+            [pip, "install", "bmtk==1.2.0", "neuron==9.0.2", "pandas<3", "mpi4py", "mpich"],
+            check=True,
+        )
     mech = work / "mech"
     if mech.exists():
         shutil.rmtree(mech)

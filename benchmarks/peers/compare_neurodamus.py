@@ -205,6 +205,7 @@ class Scenario:
     nd_ranks: int = 1
     ss_ranks: int = 1
     seed: int = 11
+    expected_to_differ: bool = False  # a documented, intended deviation
 
 
 def _section_ids(rng: np.random.Generator, n: int, removed_axon: bool) -> np.ndarray:
@@ -818,6 +819,7 @@ SCENARIOS = {
             "cond_reversal",
             "known, intended deviation: conductance-mode OU with reversal +20 mV (neurodamus "
             "keeps g = reversal value outside the window, sonatasim 0 uS)",
+            expected_to_differ=True,
             run={"synapse_seed": 7, "stimulus_seed": 4},
             extra_inputs={
                 "ou_g": {
@@ -929,7 +931,16 @@ def main(argv: list[str] | None = None) -> int:
     out = args.json or args.workdir / "results.json"
     out.write_text(json.dumps(results, indent=1, default=str))
     print(f"details: {out}")
-    return 0 if all(r["verdict"] == "identical" for r in results) else 1
+    # the exit code: every scenario identical, but for the documented deviations
+    return (
+        0
+        if all(
+            r["verdict"] == "identical"
+            or (SCENARIOS[r["scenario"]].expected_to_differ and r["verdict"] == "differs")
+            for r in results
+        )
+        else 1
+    )
 
 
 if __name__ == "__main__":
