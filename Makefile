@@ -34,7 +34,7 @@ benchmark: $(STAMP)
 
 # Same circuits through neurodamus 4.2.9 and bmtk 1.2.0 (each in its own venv under .peers/,
 # from PyPI); prints a line per scenario (benchmarks/peers/README*.md). Not part of `make test`.
-PEERS := .peers
+PEERS := $(CURDIR)/.peers
 peers: $(STAMP)
 	test -x $(PEERS)/neurodamus/bin/python || ($(PYTHON) -m venv $(PEERS)/neurodamus && \
 		$(PEERS)/neurodamus/bin/pip install --quiet neurodamus==4.2.9 neuron==9.0.2)

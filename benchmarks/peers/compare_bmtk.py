@@ -39,7 +39,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parents[2]
-BMTK_VENV = Path(os.environ.get("BMTK_VENV", "/tmp/bmtkvenv"))
+BMTK_VENV = Path(os.environ.get("BMTK_VENV", "/tmp/bmtkvenv")).resolve()
 DEFAULT_WORK = Path(os.environ.get("BMTK_PEER_WORK", "/tmp/bmtk_peer"))
 PROJECT_VENV = REPO / ".venv"
 MPI_LIB = PROJECT_VENV / "lib" / "libmpi.so.12"
@@ -92,7 +92,7 @@ def dump_state(h, path: Path, rank: int, gid_of_cell: dict[str, int], threshold:
     connections = []
     for nc in netcons:
         syn = nc.syn()
-        if syn is None or syn.hname().split("[")[0] in ("IntFire1",):
+        if syn is None or not syn.has_loc():  # artificial cells (IntFire1, our samplers)
             continue
         seg = syn.get_segment()
         owner = _cell_of(seg.sec)

@@ -909,6 +909,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     args.workdir = args.workdir.resolve()
+    args.nd_venv = args.nd_venv.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     results = []
     for name in args.scenario or list(SCENARIOS):
