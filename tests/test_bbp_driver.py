@@ -41,6 +41,7 @@ def _synapse_records(simulation) -> dict[str, list]:
                     "table": [s.name().split(".")[-1] if s else "" for s in cell.sections],
                     "axon_diam": [float(sec.diam) for sec in axon],
                     "soma_g_pas": float(cell.soma(0.5).g_pas),
+                    "lengths": {s.name().split(".")[-1]: float(s.L) for s in cell.sections if s},
                 }
             )
     for manager in simulation.circuit.edge_managers:

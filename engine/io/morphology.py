@@ -348,6 +348,26 @@ class MorphologyLoader:
         self._sections[cell.hname()] = sections
         return 0
 
+    def load_path(self, cell: Any, path: str) -> int:
+        """hoc's `morphio_read(cell, path)` (the name newer BBP templates call for .h5, which
+        neurodamus provides): build `cell`'s sections from one file path.
+
+        The template indexes (and may replace) the sections itself, so they are not
+        remembered for `sections_of`: the engine reads the template's own section table.
+        """
+        self.last_error = None
+        try:
+            where = Path(str(path))
+            morph = self.morphology(resolve_morphology_path(where.parent, where.name, self.ext))
+            try:
+                instantiate_morphology(cell, morph)
+            except CircuitError as exc:
+                raise CircuitError(exc.plain_message, file=where, key=exc.key) from exc
+        except BaseException as exc:
+            self.last_error = exc
+            raise
+        return 0
+
     def new_cell(self, template: Any, *args: Any) -> Any:
         """`template(*args)`, raising the loader's own error rather than hoc's generic one."""
         self.last_error = None
@@ -374,6 +394,8 @@ class MorphologyLoader:
         if not hasattr(h, "sonatasim_morphology"):
             h("objref sonatasim_morphology")
         h.sonatasim_morphology = self
+        if not hasattr(h, "morphio_read"):  # what neurodamus' MorphIO.hoc defines
+            h("proc morphio_read() { sonatasim_morphology.load_path($o1, $s2) }")
         return self
 
 
