@@ -1,12 +1,14 @@
 COMMENT
 SonataTTX: puts tetrodotoxin on a section (the `ttx` modification of SONATA conditions).
 
-Why: BBP/OBI sodium channels read the concentrations of a pseudo-ion `ttx` (ttxo, ttxi)
-and stop conducting when it is present; neurodamus switches it on by inserting a density
-mechanism that writes those concentrations. This is our own such switch: inserted in a
-section, it sets ttxo and ttxi to `level` (mM) at initialisation; nothing changes them
-afterwards. Channels that do not read ttx are blocked by the engine in another way (it
-zeroes their sodium conductance, see engine/managers/modifications.py).
+Why: BBP/OBI sodium channels read the pseudo-ion `ttx` and stop conducting only when
+ttxi holds the sentinel 1/64 mM (exactly representable) and ttxo is above 1e-12 mM: the
+sentinel tells them that a TTX switch, not NEURON's default concentration, set ttxo. This
+is our own such switch, following that published convention: inserted in a section, it
+sets ttxi = 1/64 mM and ttxo = `level` (1 mM, as neurodamus' ttx modification uses) at
+initialisation and keeps ttxo there. Channels that do not read ttx are blocked by the
+engine in another way (it zeroes their sodium conductance, see
+engine/managers/modifications.py).
 ENDCOMMENT
 
 NEURON {
@@ -21,6 +23,7 @@ UNITS {
 
 PARAMETER {
     level = 1 (mM)
+    sentinel = 0.015625 (mM)  : 1/64: "ttxo was set by a TTX switch"
 }
 
 ASSIGNED {
@@ -30,5 +33,9 @@ ASSIGNED {
 
 INITIAL {
     ttxo = level
-    ttxi = level
+    ttxi = sentinel
+}
+
+BREAKPOINT {
+    ttxo = level
 }

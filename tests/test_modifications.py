@@ -90,6 +90,7 @@ def _expected(base: dict) -> dict[int, dict]:
     cell0 = expected[0]
     for values in cell0.values():  # ttx: every section, sodium of hh only
         values["ttxo"] = [1.0] * len(values["cm"])
+        values["ttxi"] = [1 / 64] * len(values["cm"])  # the BBP channels' "TTX is on" sentinel
         values["level_SonataTTX"] = [1.0] * len(values["cm"])
         if "gnabar_hh" in values:
             values["gnabar_hh"] = [0.0] * len(values["cm"])

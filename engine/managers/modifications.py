@@ -4,11 +4,12 @@ Applied after the inputs and before the reports exist (neurodamus' order), on th
 cells. Snippets are parsed by engine.statements before any cell is built; nothing is
 evaluated. What each type does:
 
-* `ttx` (node_set): inserts SonataTTX (mod/sonatasim_ttx.mod: ttxo = ttxi = 1 mM, which
-  BBP sodium channels read as "blocked") in every section of the cells, and also zeroes the
-  sodium conductances of the mechanisms there, for channels that do not read ttx (e.g.
-  NEURON's hh). Rule for "sodium conductance": a density mechanism whose NMODL NEURON block
-  has `USEION na ... WRITE ina`; of its PARAMETERs, those named g...bar, gbar..., gmax... or
+* `ttx` (node_set): inserts SonataTTX (mod/sonatasim_ttx.mod: ttxo = 1 mM and the sentinel
+  ttxi = 1/64 mM, which BBP sodium channels read as "blocked", as with neurodamus'
+  TTXDynamicsSwitch) in every section of the cells, and zeroes the sodium conductances of
+  the mechanisms there that do not read ttx themselves (e.g. NEURON's hh). Rule for
+  "sodium conductance": a density mechanism whose NMODL NEURON block has
+  `USEION na ... WRITE ina`; of its PARAMETERs, those named g...bar, gbar..., gmax... or
   g...max; when the mechanism also writes other currents (hh writes ik and il), only those
   whose name contains "na" (gnabar_hh, not gkbar_hh).
 * `configure_all_sections` (node_set): `%s.<name> op v` on every section of the cells.
@@ -40,6 +41,7 @@ from engine.statements import Statement, apply_statement, numeric_attribute, par
 log = logging.getLogger("sonatasim")
 
 TTX_MECHANISM = "SonataTTX"
+TTX_OUTSIDE_MM, TTX_SENTINEL_MM = 1.0, 1.0 / 64  # mod/sonatasim_ttx.mod's level, sentinel
 FORM_OF_TYPE = {
     "configure_all_sections": "all_sections",
     "section_list": "section_list",
@@ -249,6 +251,8 @@ def block_sodium(sections: list[Any]) -> int:
     """TTX on these sections: insert SonataTTX, zero sodium conductances; count sections."""
     for section in sections:
         section.insert(TTX_MECHANISM)
+        for segment in section:  # what SonataTTX's INITIAL sets, visible before any run
+            segment.ttxo, segment.ttxi = TTX_OUTSIDE_MM, TTX_SENTINEL_MM
         for mechanism in {m.name() for m in section(0.5)}:
             for parameter in sodium_conductances(mechanism):
                 for segment in section:
@@ -278,7 +282,10 @@ def sodium_conductances(mechanism: str) -> tuple[str, ...]:
     if mechanism == TTX_MECHANISM:
         return ()
     h = _h()
-    writes = written_currents(mechanism_source(mechanism))
+    source = mechanism_source(mechanism)
+    if reads_ttx(source):
+        return ()  # a BBP-style channel: it blocks itself on SonataTTX's ttxo/ttxi
+    writes = written_currents(source)
     if "ina" not in writes:
         return ()
     standard = h.MechanismStandard(mechanism, 1)
@@ -299,6 +306,14 @@ def is_sodium_conductance(name: str, writes: set[str]) -> bool:
     if "ina" not in writes or not _CONDUCTANCE.match(name):
         return False
     return writes == {"ina"} or "na" in name.lower()
+
+
+def reads_ttx(source: str) -> bool:
+    """Whether an NMODL NEURON block declares `USEION ttx` (reads the TTX switch)."""
+    text = re.sub(r"COMMENT.*?ENDCOMMENT", "", source, flags=re.DOTALL)
+    text = re.sub(r":[^\n]*", "", text)
+    block = re.search(r"\bNEURON\s*\{(.*?)\}", text, flags=re.DOTALL)
+    return block is not None and re.search(r"\bUSEION\s+ttx\b", block.group(1)) is not None
 
 
 def written_currents(source: str) -> set[str]:

@@ -19,7 +19,8 @@ from engine_build import built_simulation
 
 PP_PARAMS = ("Use", "Dep", "Fac", "Nrrp", "NMDA_ratio", "GABAB_ratio", "tau_d_AMPA")
 PP_PARAMS += ("tau_d_GABAA", "tau_r_GABAA", "synapseID", "conductance", "tau1", "tau2", "e")
-SEGMENT_VARIABLES = ("gnabar_hh", "gkbar_hh", "g_pas", "cm", "ttxo", "level_SonataTTX")
+SEGMENT_VARIABLES = ("gnabar_hh", "gkbar_hh", "g_pas", "cm", "ttxo", "ttxi", "level_SonataTTX")
+SEGMENT_VARIABLES += ("gnabar_TestNaTTX",)  # tests/test_ttx_channels.py
 
 
 def _ids(stream) -> list[int]:
