@@ -25,9 +25,10 @@ values it declares (u_syn -> Use, depression_time -> Dep, facilitation_time -> F
 absolute values; n_rrp_vesicles -> Nrrp when >= 0), synapseID and conductance; setRNG with
 GluSynapse's ids (gid + 1, 100000 + synapse id, synapse_seed + 200) when it has one; its
 `nc_type_param_X` slot for minis and replay. NetCon weight: the edge's conductance x weight
-(nS, turned into uS for NEURON's Exp2Syn/ExpSyn). Not done: the renames and conversions of
-neurodamus' hoc helpers (e.g. GluSynapseHelper's Use_d_TM -> Use_d) and the
-extracellular-calcium scaling of such parameters.
+(nS, turned into uS for NEURON's Exp2Syn/ExpSyn). `modoverride: GluSynapse` also gets
+neurodamus' GluSynapseHelper mapping (engine/managers/glusynapse.py: Use_d_TM -> Use_d,
+potentiated or depressed start, calcium scaling of Use_d/Use_p); other hoc helpers'
+renames are not reproduced.
 
 A block that selects no connection on any rank is reported with a warning. Limits: chemical
 and neuromodulatory edges only (not gap junctions); on edges onto artificial cells only

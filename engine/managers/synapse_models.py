@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import CircuitError, ConfigError
+from engine.managers import glusynapse
 
 DEFAULT_SYNAPSE = "SonataExp2Syn"
 INHIBITORY_REVERSAL = -80.0
@@ -259,6 +260,8 @@ def mod_override_model(
         params["synapseID"] = synapse_ids.astype(np.float64)
     if "conductance" in declared and ctx.has("conductance"):
         params["conductance"] = ctx.read("conductance").astype(np.float64)
+    if name == glusynapse.MECHANISM:  # neurodamus' GluSynapseHelper mapping
+        params.update(glusynapse.glusynapse_parameters(ctx, h, label, key or label))
     weights = np.asarray(base.weights, dtype=np.float64)
     if name in MICROSIEMENS_MECHANISMS and base.weight_unit == "nS":
         weights = weights * NS_TO_US

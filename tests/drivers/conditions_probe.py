@@ -19,6 +19,8 @@ from engine_build import built_simulation
 
 PP_PARAMS = ("Use", "Dep", "Fac", "Nrrp", "NMDA_ratio", "GABAB_ratio", "tau_d_AMPA")
 PP_PARAMS += ("tau_d_GABAA", "tau_r_GABAA", "synapseID", "conductance", "tau1", "tau2", "e")
+PP_PARAMS += ("Use_d", "Use_p", "theta_d_GB", "theta_p_GB", "rho0_GB", "volume_CR")  # GluSynapse
+PP_PARAMS += ("gmax_d_AMPA", "gmax_p_AMPA", "gmax0_AMPA", "gmax_NMDA")
 SEGMENT_VARIABLES = ("gnabar_hh", "gkbar_hh", "g_pas", "cm", "ttxo", "ttxi", "level_SonataTTX")
 SEGMENT_VARIABLES += ("gnabar_TestNaTTX",)  # tests/test_ttx_channels.py
 
