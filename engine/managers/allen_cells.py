@@ -279,17 +279,7 @@ def build_biophys1(
     hoc = loader.new_cell(getattr(h, TEMPLATE), node_id, str(morph_dir), morphology)
     sections = list(loader.sections_of(hoc))
     _delete_placeholders(h, hoc, sections)
-    for step in processing:
-        if dynamics is None:
-            raise CircuitError(
-                f"model_processing {step} needs dynamics_params", key="dynamics_params"
-            )
-        allactive = PROCESSING[step]
-        sections = replace_axon(h, hoc, sections, allactive)
-        (apply_allactive if allactive else apply_perisomatic)(h, sections, dynamics)
-    for sec in sections:
-        sec.nseg = nseg_for(sec.L, dL)
-    return hoc, sections
+    return hoc, process_and_segment(h, hoc, sections, dynamics, processing, dL)
 
 
 def build_bmtk_hoc(
@@ -316,6 +306,18 @@ def build_bmtk_hoc(
     sections = list(getattr(hoc, "all", None) or [])
     if not sections:
         raise CircuitError(f"{hoc.hname()} has no 'all' SectionList", key="model_template")
+    return hoc, process_and_segment(h, hoc, sections, dynamics, processing, dL)
+
+
+def process_and_segment(
+    h: Any,
+    hoc: Any,
+    sections: list[Any],
+    dynamics: AllenDynamics | None,
+    processing: list[str],
+    dL: float,
+) -> list[Any]:
+    """bmtk's model_processing steps, then nseg by dL; returns the (new) section list."""
     for step in processing:
         if dynamics is None:
             raise CircuitError(
@@ -326,7 +328,7 @@ def build_bmtk_hoc(
         (apply_allactive if allactive else apply_perisomatic)(h, sections, dynamics)
     for sec in sections:
         sec.nseg = nseg_for(sec.L, dL)
-    return hoc, sections
+    return sections
 
 
 def _delete_placeholders(h: Any, hoc: Any, sections: list[Any]) -> None:
