@@ -205,17 +205,17 @@ def test_sonata_simulation_config_on_an_allen_circuit_is_translated(allen, tmp_p
     assert set(setup.node_populations) == {"cortex", "lgn"}
 
 
-def test_an_iclamp_away_from_the_soma_centre_is_refused(allen, tmp_path):
-    """bmtk's section_name/section_index/section_dist: refused, never silently moved."""
+def test_an_iclamp_on_a_section_the_cell_lacks_names_it(allen, tmp_path):
+    """bmtk's section_name/section_index/section_dist must exist on every target cell."""
     config = json.loads(allen.simulation_config.read_text())
     config["inputs"]["dendritic"] = {
         "input_type": "current_clamp", "module": "IClamp", "node_set": "cortex",
         "amp": 0.1, "delay": 10.0, "duration": 5.0, "section_name": "dend",
-        "section_index": 3, "section_dist": 0.2,
+        "section_index": 30, "section_dist": 0.2,
     }  # fmt: skip
     path = allen.root / "dendritic_config.json"
     path.write_text(json.dumps(config))
-    with pytest.raises(ConfigError, match=r"IClamp at dend\[3\]\(0.2\) is not supported"):
+    with pytest.raises(ConfigError, match=r"IClamp at dend\[30\]: node 0 .* has no such section"):
         load_setup(path, tmp_path / "out")
 
 

@@ -262,7 +262,7 @@ def translate(
 ) -> AllenTranslation:
     """Write the SONATA-dialect configs; `allen_simulation`: the simulation config itself
     (not only its circuit) is bmtk-style, so bmtk's run defaults apply."""
-    from engine.io import allen_inputs
+    from engine.io import allen_iclamp, allen_inputs
     from engine.io.allen_circuit import translate_circuit
     from engine.io.sonata_writer import write_json
 
@@ -295,9 +295,24 @@ def translate(
     bbp_circuit["node_sets_file"] = str(folder / "node_sets.json")
     bbp_sim = _translate_simulation(sim, translation, out_dir, notes)
     bbp_sim["node_sets_file"] = str(folder / "node_sets.json")
+    compartment_sets: dict[str, Any] = {}
+    morphologies = (bbp_circuit.get("components") or {}).get("morphologies_dir")
+
+    def place(name: str, where: tuple, node_set: str) -> list[str]:
+        members = allen_inputs.node_set_members(node_set, node_sets, storages)
+        found = allen_iclamp.compartment_sets_for(
+            name, where, members, storages, Path(morphologies) if morphologies else None
+        )
+        compartment_sets.update(found)
+        return sorted(found)
+
     bbp_sim["inputs"] = allen_inputs.translate_inputs(
-        sim.get("inputs") or {}, translation, node_sets, folder, bbp_sim["run"]["tstop"], notes
-    )
+        sim.get("inputs") or {}, translation, node_sets, folder, bbp_sim["run"]["tstop"], notes,
+        place,
+    )  # fmt: skip
+    if compartment_sets:
+        write_json(folder / "compartment_sets.json", compartment_sets)
+        bbp_sim["compartment_sets_file"] = str(folder / "compartment_sets.json")
     bbp_sim["reports"] = allen_inputs.translate_reports(
         sim.get("reports") or {}, translation, sim, notes
     )

@@ -210,7 +210,9 @@ def _spike_input(name, block, translation, node_sets, folder, tstop, notes) -> d
     }
 
 
-def _iclamp(name: str, block: dict[str, Any], notes: list[str]) -> dict[str, dict[str, Any]]:
+def _iclamp(name: str, block: dict[str, Any], notes: list[str], place: Any = None) -> dict:
+    """Pulses of a bmtk IClamp; `place(where, node_set)` gives compartment sets for a
+    location other than the soma centre ({set name: population} of the sets it wrote)."""
     if "input_file" in block:
         raise ConfigError(
             "IClamp waveforms from files are not supported yet", key=f"inputs.{name}.input_file"
@@ -223,12 +225,15 @@ def _iclamp(name: str, block: dict[str, Any], notes: list[str]) -> dict[str, dic
         raise ConfigError("amp, delay and duration lists differ in length", key=f"inputs.{name}")
     location = ("section_name", "section_index", "section_dist")  # bmtk's keys
     where = tuple(block.get(k, d) for k, d in zip(location, ("soma", 0, 0.5), strict=True))
+    node_set = block.get("node_set", ALL_CELLS)
+    targets: list[dict[str, str]] = [{"node_set": node_set}]
     if where != ("soma", 0, 0.5):
-        raise ConfigError(
-            f"IClamp at {where[0]}[{where[1]}]({where[2]}) is not supported yet (only the"
-            " soma centre); put the clamp on a SONATA compartment_set instead",
-            key=f"inputs.{name}.section_name",
-        )
+        if place is None:
+            raise ConfigError(
+                f"IClamp at {where[0]}[{where[1]}]({where[2]}) is not supported here",
+                key=f"inputs.{name}.section_name",
+            )
+        targets = [{"compartment_set": set_name} for set_name in place(name, where, node_set)]
     for key in sorted(
         set(block) - {"module", "input_type", "node_set", "amp", "delay", "duration"}
     ):
@@ -237,19 +242,24 @@ def _iclamp(name: str, block: dict[str, Any], notes: list[str]) -> dict[str, dic
     out = {}
     for k in range(n):
         amp, delay, duration = (float(p[k if p.size > 1 else 0]) for p in pulses)
-        out[name if k == 0 else f"{name}_{k}"] = {
-            "module": "linear",
-            "input_type": "current_clamp",
-            "amp_start": amp,
-            "delay": delay,
-            "duration": duration,
-            "node_set": block.get("node_set", ALL_CELLS),
-            "represents_physical_electrode": True,
-        }
+        for j, target in enumerate(targets):
+            label = name if k == 0 else f"{name}_{k}"
+            out[label if j == 0 else f"{label}__{j}"] = {
+                "module": "linear",
+                "input_type": "current_clamp",
+                "amp_start": amp,
+                "delay": delay,
+                "duration": duration,
+                **target,
+                "represents_physical_electrode": True,
+            }
     return out
 
 
-def translate_inputs(inputs, translation, node_sets, folder: Path, tstop: float, notes) -> dict:
+def translate_inputs(
+    inputs, translation, node_sets, folder: Path, tstop: float, notes, place: Any = None
+) -> dict:
+    """SONATA inputs for bmtk's; `place` locates IClamps away from the soma (see _iclamp)."""
     path = translation.source
     out: dict[str, Any] = {}
     for name, block in inputs.items():
@@ -257,7 +267,7 @@ def translate_inputs(inputs, translation, node_sets, folder: Path, tstop: float,
         if module in sonata_modules():
             out[name] = block
         elif module == "IClamp":
-            out.update(_iclamp(name, block, notes))
+            out.update(_iclamp(name, block, notes, place))
         elif kind == "spikes" and module in ("sonata", "h5", "csv"):
             out[name] = _spike_input(name, block, translation, node_sets, folder, tstop, notes)
         else:
@@ -311,3 +321,17 @@ def translate_reports(reports: dict, translation: Any, sim: dict[str, Any], note
                 "enabled": bool(block.get("enabled", True)),
             }
     return out
+
+
+def node_set_members(name: str, node_sets: dict[str, Any], readers: dict[str, Any]) -> dict:
+    """{population: node ids} of a translated node set (compound ones merged)."""
+    value = node_sets.get(name)
+    if value is None:
+        raise ConfigError(f"node set '{name}' is not defined", key="node_set")
+    if isinstance(value, list):
+        merged: dict[str, np.ndarray] = {}
+        for part in value:
+            for pop, ids in node_set_members(part, node_sets, readers).items():
+                merged[pop] = np.union1d(merged.get(pop, np.zeros(0, np.uint64)), ids)
+        return merged
+    return resolve_query(value, readers)
