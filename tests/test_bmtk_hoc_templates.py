@@ -119,3 +119,67 @@ def test_bmtk_hoc_templates_match_a_plain_neuron_build(tmp_path, mechanisms_buil
     for node in range(type_ids.size):
         np.testing.assert_allclose(spikes.get(node, []), plain[f"spikes_{node}"], atol=1e-9)
     assert re.search(r"spikes\s+[1-9]", result.stdout)
+
+
+OWN_GEOMETRY = """
+begintemplate BmtkBallCell
+public soma, dend, all, somatic, basal
+create soma[1], dend[1]
+objref all, somatic, basal
+proc init() {
+    all = new SectionList()
+    somatic = new SectionList()
+    basal = new SectionList()
+    soma[0] { L = 20  diam = 20  all.append()  somatic.append()  insert hh }
+    dend[0] { L = 200  diam = 1  all.append()  basal.append()  insert pas  g_pas = 1e-4
+              e_pas = -65 }
+    connect dend[0](0), soma[0](1)
+}
+endtemplate BmtkBallCell
+"""
+
+
+def test_a_template_that_builds_its_own_geometry_needs_no_morphology(tmp_path, mechanisms_built):
+    """No morphology column: bmtk calls the template with no argument."""
+    circuit = generate_allen_network(
+        tmp_path / "net", n_exc=1, n_inh=1, n_lgn=1, dL=DL, tstop=TSTOP, iclamp=ICLAMP
+    )
+    root = circuit.root
+    templates = root / "components" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "ball.hoc").write_text(OWN_GEOMETRY)
+    rows = circuit.node_types["cortex"]
+    for row in rows:
+        row.update(model_template="hoc:BmtkBallCell", model_processing="NULL")
+        row.pop("morphology")
+        row.pop("dynamics_params")
+    write_types_csv(root / "network" / "cortex_node_types.csv", "node_type_id", rows)
+    with h5py.File(root / "network" / "cortex_nodes.h5", "r+") as f:
+        group = f["nodes/cortex/0"]
+        for name in ("morphology", "dynamics_params"):
+            if name in group:
+                del group[name]
+    config = json.loads(circuit.circuit_config.read_text())
+    config["components"]["templates_dir"] = "$COMPONENTS_DIR/templates"
+    config["networks"]["edges"] = []
+    circuit.circuit_config.write_text(json.dumps(config, indent=1))
+    simulation = json.loads(circuit.simulation_config.read_text())
+    simulation["inputs"] = {
+        k: v for k, v in simulation["inputs"].items() if v["module"] == "IClamp"
+    }
+    for block in simulation["inputs"].values():
+        block["node_set"] = "cortex"
+    simulation["reports"]["membrane_potential"]["cells"] = "cortex"
+    circuit.simulation_config.write_text(json.dumps(simulation, indent=1))
+    assert "OK" in run_cli("validate", circuit.simulation_config).stdout
+    out = tmp_path / "out"
+    result = run_cli("run", circuit.simulation_config, "--output-dir", out)
+    assert "cells            2" in result.stdout
+    with h5py.File(out / "membrane_potential.h5", "r") as f:
+        data = f["report/cortex/data"][:]
+    run_python(PLAIN, templates / "ball.hoc", tmp_path / "plain.npz", DL, TSTOP, DT,
+               ICLAMP["amp"], ICLAMP["delay"], ICLAMP["duration"], "[]", "[]")  # fmt: skip
+    plain = np.load(tmp_path / "plain.npz")
+    expected = plain["v"][:, : data.shape[0]].T.astype(np.float32)
+    np.testing.assert_array_equal(data, expected)
+    assert np.ptp(data) > 50.0  # the clamp makes both hh somata spike

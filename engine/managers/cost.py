@@ -33,6 +33,7 @@ MECHANISM_COST = 2.0  # each density mechanism inserted in it
 SYNAPSE_COST = 2.0  # one synapse (point process + NetCon)
 ARTIFICIAL_CELL_COST = 1.0  # IntFire-like cells are event driven: nearly free
 DEFAULT_MECHANISMS = 1.0  # per compartment, when no probe cell could be built
+DEFAULT_TEMPLATE_COST = 100.0  # a cell whose template builds its own morphology (unknown)
 SEGMENT_LENGTH_UM = 40.0  # the templates' geom_nseg rule: nseg = 1 + 2*int(L/40)
 # Part of the plan cache key: a changed model invalidates cached plans.
 COST_MODEL = (
@@ -125,6 +126,8 @@ def biophysical_costs(
 ) -> np.ndarray:
     """Cost of each cell of a biophysical population; one estimate per (template, file)."""
     templates = manager.attribute("model_template", ids).astype(str)
+    if not manager.has_attribute("morphology"):  # templates that build their own geometry
+        return DEFAULT_TEMPLATE_COST + SYNAPSE_COST * synapses.astype(float)
     names = manager.attribute("morphology", ids).astype(str)
     morph_dir, ext = manager.morphology_source()
     keys = np.char.add(np.char.add(templates, "\n"), names)

@@ -225,12 +225,17 @@ class CellInputs:
     def __init__(self, manager: BiophysicalNodeManager, ids: np.ndarray):
         self.ids = np.asarray(ids, dtype=np.uint64)
         self.templates = manager.attribute("model_template", self.ids)
-        self.morphologies = manager.attribute("morphology", self.ids)
-        self.morph_dir, self.ext = manager.morphology_source()
         ctdb = any(_is_ctdb(t) for t in self.templates)
         bmtk_hoc = manager.info.dialect == "allen" and any(
             str(t).startswith("hoc:") for t in self.templates
         )
+        self.morph_dir, self.ext = None, "swc"
+        if bmtk_hoc and not ctdb and not manager.has_attribute("morphology"):
+            # bmtk templates may build their own morphology: called with no argument
+            self.morphologies = np.full(self.ids.size, "", dtype=object)
+        else:
+            self.morphologies = manager.attribute("morphology", self.ids)
+            self.morph_dir, self.ext = manager.morphology_source()
         self.allen = AllenParameters(manager, self.ids) if ctdb or bmtk_hoc else None
 
 
@@ -305,6 +310,8 @@ def check_cell_files(info: NodePopulationInfo, storage: Any) -> list[str]:
                 f"{where}: model_template '{template}' is not hoc:<Name> or ctdb:Biophys1"
             )
     if not reader.has("morphology"):
+        if info.dialect == "allen" and all(t.startswith("hoc:") for t in templates.tolist()):
+            return problems  # bmtk hoc templates may build their own morphology
         return problems + [f"{where}: no morphology attribute"]
     manager = BiophysicalNodeManager(info, storage, 0)
     try:
