@@ -297,15 +297,7 @@ def translate(
     bbp_sim["node_sets_file"] = str(folder / "node_sets.json")
     compartment_sets: dict[str, Any] = {}
     morphologies = (bbp_circuit.get("components") or {}).get("morphologies_dir")
-
-    def place(name: str, where: tuple, node_set: str) -> list[str]:
-        members = allen_inputs.node_set_members(node_set, node_sets, storages)
-        found = allen_iclamp.compartment_sets_for(
-            name, where, members, storages, Path(morphologies) if morphologies else None
-        )
-        compartment_sets.update(found)
-        return sorted(found)
-
+    place = allen_iclamp.placer(node_sets, storages, morphologies, compartment_sets)
     bbp_sim["inputs"] = allen_inputs.translate_inputs(
         sim.get("inputs") or {}, translation, node_sets, folder, bbp_sim["run"]["tstop"], notes,
         place,

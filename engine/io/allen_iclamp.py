@@ -12,6 +12,7 @@ listing (node id, section id, section_dist) and the clamp targets it. Other temp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,21 @@ def compartment_sets_for(
             entries.append([int(node), sid, float(x)])
         sets[f"{name}__{population}"] = {"population": population, "compartment_set": entries}
     return sets
+
+
+def placer(
+    node_sets: dict[str, Any], readers: dict[str, Any], morphologies: str | None, sink: dict
+) -> Callable[[str, tuple, str], list[str]]:
+    """For the translator: place(input name, location, node set) -> compartment set names,
+    the sets themselves collected in `sink` (written to compartment_sets.json)."""
+    from engine.io.allen_inputs import node_set_members
+
+    def place(name: str, where: tuple, node_set: str) -> list[str]:
+        members = node_set_members(node_set, node_sets, readers)
+        found = compartment_sets_for(
+            name, where, members, readers, Path(morphologies) if morphologies else None
+        )
+        sink.update(found)
+        return sorted(found)
+
+    return place
