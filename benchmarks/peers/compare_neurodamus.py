@@ -47,6 +47,7 @@ from engine.io.sonata_writer import (  # noqa: E402
     write_simulation_config,
 )
 from engine.io.spike_file import write_spike_file  # noqa: E402
+from tests.test_bbp_support import template_text as bbp_template_text  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MORPHOLOGIES = REPO.parent / "shared" / "data" / "morphologies"
@@ -68,116 +69,27 @@ OUR_MODS = {
 
 
 def template_text(name: str, *, needed: bool) -> str:
-    """A BBP-style emodel template (same shape as tests/test_bbp_support.py's).
-
-    Import3d morphology, nseg 1 + 2 int(L/40), section index in v(0.0001) before the
-    axon is replaced by two 30 um sections, pas everywhere, hh in soma and axon. With
-    `needed` it declares <name>_NeededAttributes = "AIS_scaler;soma_scaler".
-    neurodamus also needs `synlist`, `synHelperList` and `clear()` (it appends every
-    synapse and helper object to the lists; METype.__del__ calls clear()).
-    """
-    needed_global = (
-        f'strdef {name}_NeededAttributes\n{name}_NeededAttributes = "AIS_scaler;soma_scaler"\n'
-        if needed
-        else ""
-    )
-    scalers = "ais_scaler = $4\n    soma_scaler = $5" if needed else "ais_scaler = 1 + $4"
-    return f"""// {name}: BBP-style emodel template written by sonatasim's peer harness.
-{{load_file("import3d.hoc")}}
-{needed_global}
-begintemplate {name}
-public init, soma, axon, dend, apic, all, somatic, axonal, basal, apical
-public gid, nSecAll, nSecSoma, nSecAxonalOrig, nSecBasal, nSecApical
-public ais_scaler, soma_scaler, re_init_rng, channel_seed
-public synlist, synHelperList, clear
-create soma[1], axon[1], dend[1], apic[1]
-objref all, somatic, axonal, basal, apical, this, synlist, synHelperList
-
-proc init() {{
-    gid = $1
-    soma_scaler = 1
-    channel_seed = 0
-    {scalers}
-    synlist = new List()
-    synHelperList = new List()
-    all = new SectionList()
-    somatic = new SectionList()
-    axonal = new SectionList()
-    basal = new SectionList()
-    apical = new SectionList()
-    load_morphology($s2, $s3)
-    forsec all {{ nseg = 1 + 2*int(L/40) }}
-    index_sections()
-    replace_axon()
-    forsec all {{ insert pas  g_pas = 3e-5  e_pas = -65  cm = 1  Ra = 100 }}
-    forsec somatic {{ g_pas = 3e-5 * soma_scaler }}
-    forsec somatic {{ insert hh }}
-    forsec axonal {{ insert hh }}
-}}
-
-proc re_init_rng() {{ channel_seed = $1 }}
-
-// neurodamus appends every synapse and helper to these lists and calls clear()
-proc clear() {{
-    synlist = new List()
-    synHelperList = new List()
-}}
-
-proc load_morphology() {{ localobj reader, gui, strings
-    strdef path
-    sprint(path, "%s/%s", $s1, $s2)
-    strings = new StringFunctions()
-    if (strings.substr($s2, ".asc") >= 0) {{
-        reader = new Import3d_Neurolucida3()
-    }} else {{
-        reader = new Import3d_SWC_read()
-    }}
-    reader.quiet = 1
-    reader.input(path)
-    gui = new Import3d_GUI(reader, 0)
-    gui.instantiate(this)
-}}
-
-proc index_sections() {{ local i
-    i = 0
-    forsec all {{
-        v(0.0001) = i
-        i += 1
-    }}
-    nSecAll = i
-    nSecSoma = 0
-    forsec somatic {{ nSecSoma += 1 }}
-    nSecBasal = 0
-    forsec basal {{ nSecBasal += 1 }}
-    nSecApical = 0
-    forsec apical {{ nSecApical += 1 }}
-}}
-
-proc replace_axon() {{ local n, d
-    n = 0
-    d = 1
-    forsec axonal {{
-        if (n == 0) {{ d = diam(0.5) }}
-        n += 1
-    }}
-    nSecAxonalOrig = n
-    forsec axonal {{ delete_section() }}
-    execute1("create axon[2]", this)
-    axonal = new SectionList()
-    for i = 0, 1 {{
-        axon[i] {{
-            L = 30
-            diam = d * ais_scaler
-            nseg = 1
-            all.append()
-            axonal.append()
-        }}
-    }}
-    connect axon[0](0), soma[0](1)
-    connect axon[1](0), axon[0](1)
-}}
-endtemplate {name}
-"""
+    """The tests' BBP-style template (tests/test_bbp_support.py), indexed, plus what
+    neurodamus also needs: `synlist`, `synHelperList` and `clear()` (it appends every
+    synapse and helper object to the lists; METype.__del__ calls clear()), and
+    `re_init_rng` (stores the seed as `channel_seed`)."""
+    text = bbp_template_text(name, needed=needed, indexed=True)
+    extra = {
+        "public ais_scaler, soma_scaler\n": "public ais_scaler, soma_scaler, re_init_rng,"
+        " channel_seed\npublic synlist, synHelperList, clear\n",
+        "objref all, somatic, axonal, basal, apical, this\n": "objref all, somatic, axonal,"
+        " basal, apical, this, synlist, synHelperList\n",
+        "    soma_scaler = 1\n": "    soma_scaler = 1\n    channel_seed = 0\n"
+        "    synlist = new List()\n    synHelperList = new List()\n",
+        f"endtemplate {name}": "proc re_init_rng() { channel_seed = $1 }\n\n"
+        "// neurodamus appends every synapse and helper to these lists and calls clear()\n"
+        "proc clear() {\n    synlist = new List()\n    synHelperList = new List()\n}\n"
+        f"endtemplate {name}",
+    }
+    for old, replacement in extra.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, replacement)
+    return text
 
 
 @dataclass
