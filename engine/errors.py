@@ -37,3 +37,7 @@ class CircuitError(UserError):
 
 class MechanismError(UserError):
     """NMODL mechanisms could not be compiled or loaded."""
+
+
+class OutputError(UserError):
+    """An output file could not be written (disk full, no permission, quota)."""

@@ -5,8 +5,12 @@ Why: the Python sampler (engine/managers/report_recorder.py) woke up once per fr
 read every pointer through NEURON 9 data_handles (two dependent loads per element, ~37 ns
 on large models). This artificial cell keeps the data_handles, resolves them to raw
 `double*` once per initialisation, and on each frame writes value (or a weighted sum of
-values) as float32 into a buffer owned by a hoc Vector that Python views with numpy.
-Python only wakes up to move full blocks to disk.
+values) as float32 into a ring buffer owned by a hoc Vector. With a file attached, a
+writer thread of this mechanism moves blocks of rows from the ring into the report's
+preallocated contiguous HDF5 data sets (pwrite at known offsets) while the model keeps
+running on the main thread; the thread never touches NEURON or Python (no GIL), so the
+cost of writing (mostly the kernel's page-cache work) moves to another core. Why: on
+detailed cells that cost was ~5 % of the run (benchmarks/README.md, issue 6).
 
 Usage (Python; the engine does all of this in ReportRecorder):
     s = h.SonataReportSampler()
@@ -20,7 +24,10 @@ Usage (Python; the engine does all of this in ReportRecorder):
 Semantics:
   * frame i is taken by the event at (first_step + i * stride) * sim_dt, computed in double
     exactly as the Python path does, so events fall on the same steps; each frame fills the
-    next row; when the buffer is full, frames are dropped and counted (lost()).
+    next row of the ring (frame k at row k % rows); without a file, frames that find the
+    buffer full are dropped and counted (lost()); with one, the frame waits for the writer
+    (waited() seconds), so memory stays at rows x width and no frame is lost unless a
+    write failed.
   * plain reports: row[k] = (float) value(pointer k); with terms: row[e] = (float) of the
     double sum over terms j in order of weights[j] * value(pointers[j]) (np.bincount's
     order, so the same bits).
@@ -33,7 +40,8 @@ Semantics:
 
 VERBATIM uses only what NEURON 9 ships in its include directory: hoc_hgetarg<double>,
 neuron::container::data_handle, ifarg, vector_arg, vector_capacity, vector_vec,
-vector_pobj, hoc_obj_ref/unref, hoc_execerror, structure_change_cnt (nrniv_mf.h).
+vector_pobj, hoc_obj_ref/unref, hoc_execerror, structure_change_cnt (nrniv_mf.h); the
+writer uses the C++ standard library threads and POSIX pwrite.
 ENDCOMMENT
 
 NEURON {
@@ -55,12 +63,45 @@ ASSIGNED {
 }
 
 VERBATIM
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstddef>
+#include <cstring>
 #include <limits>
+#include <mutex>
+#include <thread>
 #include <vector>
+#include <sys/types.h>
+#include <unistd.h>
 
 namespace {
+struct FilePiece {
+    double offset;       // byte offset of frame 0 of this data set in the file
+    std::size_t column;  // its first column in the ring's rows
+    std::size_t width;   // its columns
+};
+
+struct BlockWriter {
+    int fd = -1;
+    std::vector<FilePiece> pieces;
+    std::size_t chunk = 1;  // rows that wake the thread
+    std::mutex mutex;       // guards stored/written of the sampler and everything here
+    std::condition_variable wake;  // to the thread
+    std::condition_variable done;  // to the sampler
+    std::thread thread;
+    bool flushing = false;
+    bool stopping = false;
+    int error = 0;
+    double busy = 0;    // seconds the thread spent writing
+    double waited = 0;  // seconds the main thread waited for it
+    double blocks = 0;
+    std::size_t most_rows = 0;  // largest block written
+    std::vector<float> staging;  // rows of one data set when a row holds several
+};
+
 struct SonataSampler {
     std::vector<neuron::container::data_handle<double>> handles;
     std::vector<double*> raw;
@@ -71,11 +112,14 @@ struct SonataSampler {
     IvocVect* vec = nullptr;  // owns the buffer memory
     float* rows = nullptr;
     std::size_t capacity = 0;  // rows
-    std::size_t filled = 0;    // rows since the last take()
+    std::size_t stored = 0;    // frames put in the ring (since INITIAL or the last take)
+    std::size_t written = 0;   // of those, frames on disk (with a writer)
+    BlockWriter* writer = nullptr;
     double frames = 0;         // frames taken since INITIAL
     double lost = 0;           // frames dropped because the buffer was full
     int structure_cnt = -1;
     std::vector<std::size_t> probes;
+    double stats[5] = {0, 0, 0, 0, 0};  // writer_stat() of the last detached file
 };
 
 double not_a_number = std::numeric_limits<double>::quiet_NaN();
@@ -125,14 +169,47 @@ void sampler_guard(SonataSampler* s) {
     }
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/* Whether the next frame has a free row; with a writer, waits for one. */
+bool sampler_room(SonataSampler* s) {
+    BlockWriter* w = s->writer;
+    if (!w) {
+        return s->stored - s->written < s->capacity;
+    }
+    std::unique_lock<std::mutex> lock(w->mutex);
+    if (s->stored - s->written >= s->capacity && !w->error) {
+        auto start = std::chrono::steady_clock::now();
+        w->wake.notify_one();
+        w->done.wait(lock, [&] { return s->stored - s->written < s->capacity || w->error; });
+        w->waited += seconds_since(start);
+    }
+    return !w->error;
+}
+
+void sampler_stored(SonataSampler* s) {
+    BlockWriter* w = s->writer;
+    if (!w) {
+        s->stored += 1;
+        return;
+    }
+    std::lock_guard<std::mutex> lock(w->mutex);
+    s->stored += 1;
+    if (s->stored - s->written == w->chunk) {
+        w->wake.notify_one();
+    }
+}
+
 void sampler_frame(SonataSampler* s) {
     s->frames += 1;
-    if (s->filled >= s->capacity || !s->rows) {
+    if (!s->rows || !sampler_room(s)) {
         s->lost += 1;
         return;
     }
     sampler_guard(s);
-    float* out = s->rows + s->filled * s->width;
+    float* out = s->rows + (s->stored % s->capacity) * s->width;
     double* const* raw = s->raw.data();
     if (!s->summed) {
         for (std::size_t k = 0; k < s->width; ++k) {
@@ -155,7 +232,130 @@ void sampler_frame(SonataSampler* s) {
             out[e] = static_cast<float>(sums[e]);
         }
     }
-    s->filled += 1;
+    sampler_stored(s);
+}
+
+/* pwrite all of it; 0 or an errno. */
+int write_fully(int fd, const char* data, std::size_t bytes, off_t offset) {
+    while (bytes > 0) {
+        ssize_t n = pwrite(fd, data, bytes, offset);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno;
+        }
+        if (n == 0) {
+            return EIO;
+        }
+        data += n;
+        bytes -= static_cast<std::size_t>(n);
+        offset += n;
+    }
+    return 0;
+}
+
+/* Frames first .. first + n - 1, at ring rows ring .. ring + n - 1, into every data set. */
+int write_rows(SonataSampler* s, BlockWriter* w, std::size_t first, std::size_t ring,
+               std::size_t n) {
+    for (const FilePiece& piece: w->pieces) {
+        std::size_t row_bytes = piece.width * sizeof(float);
+        off_t offset = static_cast<off_t>(piece.offset) + static_cast<off_t>(first * row_bytes);
+        const float* rows = s->rows + ring * s->width;
+        int error = 0;
+        if (piece.width == s->width) {  // one data set: the rows are contiguous
+            error = write_fully(w->fd, reinterpret_cast<const char*>(rows), n * row_bytes,
+                                offset);
+        } else {  // this data set's columns of each row, gathered a few MB at a time
+            std::size_t per_copy = std::max<std::size_t>(1, (4u << 20) / std::max<std::size_t>(1, row_bytes));
+            for (std::size_t done = 0; done < n && !error; done += per_copy) {
+                std::size_t k = std::min(per_copy, n - done);
+                w->staging.resize(k * piece.width);
+                for (std::size_t r = 0; r < k; ++r) {
+                    std::memcpy(w->staging.data() + r * piece.width,
+                                rows + (done + r) * s->width + piece.column, row_bytes);
+                }
+                error = write_fully(w->fd, reinterpret_cast<const char*>(w->staging.data()),
+                                    k * row_bytes, offset + static_cast<off_t>(done * row_bytes));
+            }
+        }
+        if (error) {
+            return error;
+        }
+    }
+    return 0;
+}
+
+/* The writer thread: whenever chunk rows (or, flushing, any) wait, write them. */
+void writer_loop(SonataSampler* s) {
+    BlockWriter* w = s->writer;
+    std::unique_lock<std::mutex> lock(w->mutex);
+    for (;;) {
+        w->wake.wait(lock, [&] {
+            std::size_t pending = s->stored - s->written;
+            return w->stopping ||
+                   (!w->error && (pending >= w->chunk || (w->flushing && pending > 0)));
+        });
+        if (w->stopping) {
+            break;
+        }
+        std::size_t first = s->written;
+        std::size_t n = s->stored - first;
+        std::size_t ring = first % s->capacity;
+        n = std::min(n, s->capacity - ring);  // up to the end of the ring
+        lock.unlock();
+        auto start = std::chrono::steady_clock::now();
+        int error = write_rows(s, w, first, ring, n);
+        double took = seconds_since(start);
+        lock.lock();
+        w->busy += took;
+        if (error) {
+            w->error = error;
+        } else {
+            s->written += n;
+            w->blocks += 1;
+            w->most_rows = std::max(w->most_rows, n);
+        }
+        w->done.notify_all();
+    }
+}
+
+/* Wait until every stored frame is on disk (or a write failed). */
+void writer_flush(SonataSampler* s) {
+    BlockWriter* w = s->writer;
+    if (!w) {
+        return;
+    }
+    std::unique_lock<std::mutex> lock(w->mutex);
+    if (s->stored == s->written || w->error) {
+        return;
+    }
+    auto start = std::chrono::steady_clock::now();
+    w->flushing = true;
+    w->wake.notify_one();
+    w->done.wait(lock, [&] { return s->stored == s->written || w->error; });
+    w->flushing = false;
+    w->waited += seconds_since(start);
+}
+
+/* Stop the thread (after a flush if asked) and forget the file; returns the errno. */
+int writer_detach(SonataSampler* s, bool flush) {
+    BlockWriter* w = s->writer;
+    if (!w) {
+        return 0;
+    }
+    if (flush) {
+        writer_flush(s);
+    }
+    {
+        std::lock_guard<std::mutex> lock(w->mutex);
+        w->stopping = true;
+    }
+    w->wake.notify_one();
+    if (w->thread.joinable()) {
+        w->thread.join();
+    }
+    return w->error;
 }
 
 void sampler_release_buffer(SonataSampler* s) {
@@ -165,7 +365,8 @@ void sampler_release_buffer(SonataSampler* s) {
     s->vec = nullptr;
     s->rows = nullptr;
     s->capacity = 0;
-    s->filled = 0;
+    s->stored = 0;
+    s->written = 0;
 }
 }  // namespace
 ENDVERBATIM
@@ -182,6 +383,8 @@ VERBATIM
         SonataSampler* s = sampler_of(_p_ptr);
         _p_ptr = nullptr;
         if (s) {
+            writer_detach(s, false);
+            delete s->writer;
             sampler_release_buffer(s);
             delete s;
         }
@@ -194,9 +397,17 @@ VERBATIM
     {
         SonataSampler* s = sampler_of(_p_ptr);
         if (s) {
+            writer_flush(s);  /* frames of an earlier run go to disk first */
+            if (s->writer) {
+                std::lock_guard<std::mutex> lock(s->writer->mutex);
+                s->stored = 0;
+                s->written = 0;
+            } else {
+                s->stored = 0;
+                s->written = 0;
+            }
             s->frames = 0;
             s->lost = 0;
-            s->filled = 0;
             sampler_resolve(s);
         }
     }
@@ -284,6 +495,9 @@ PROCEDURE buffer() {
 VERBATIM
     {
         SonataSampler* s = sampler_of(_p_ptr);
+        if (s->writer) {
+            hoc_execerror("SonataReportSampler.buffer:", "detach the file first");
+        }
         IvocVect* vec = vector_arg(1);
         std::size_t rows = static_cast<std::size_t>(*hoc_getarg(2));
         std::size_t doubles = static_cast<std::size_t>(vector_capacity(vec));
@@ -301,19 +515,130 @@ ENDVERBATIM
 
 FUNCTION take() {
     : Rows filled since the last take (rows 0 .. n-1 of the buffer); the next frame goes
-    : to row 0 again.
+    : to row 0 again. Only without a file.
 VERBATIM
     {
         SonataSampler* s = sampler_of(_p_ptr);
-        _ltake = static_cast<double>(s->filled);
-        s->filled = 0;
+        if (s->writer) {
+            hoc_execerror("SonataReportSampler.take:", "a file is attached");
+        }
+        _ltake = static_cast<double>(s->stored - s->written);
+        s->stored = 0;
+        s->written = 0;
     }
 ENDVERBATIM
 }
 
 FUNCTION filled() {
+    : Frames in the ring not yet on disk (or not yet taken).
 VERBATIM
-    _lfilled = static_cast<double>(sampler_of(_p_ptr)->filled);
+    {
+        SonataSampler* s = sampler_of(_p_ptr);
+        if (s->writer) {
+            std::lock_guard<std::mutex> lock(s->writer->mutex);
+            _lfilled = static_cast<double>(s->stored - s->written);
+        } else {
+            _lfilled = static_cast<double>(s->stored - s->written);
+        }
+    }
+ENDVERBATIM
+}
+
+PROCEDURE attach() {
+    : attach(fd, plan, chunk): write the ring's rows to file descriptor fd from now on,
+    : data set j at byte plan[3j] + frame * plan[3j+2] * 4, columns plan[3j+1] ..
+    : plan[3j+1] + plan[3j+2] - 1 of each row; the thread writes once chunk rows wait.
+VERBATIM
+    {
+        SonataSampler* s = sampler_of(_p_ptr);
+        if (s->writer) {
+            hoc_execerror("SonataReportSampler.attach:", "a file is attached already");
+        }
+        if (!s->rows || s->stored != s->written) {
+            hoc_execerror("SonataReportSampler.attach:", "needs an empty buffer()");
+        }
+        IvocVect* vplan = vector_arg(2);
+        int n = vector_capacity(vplan);
+        double* plan = vector_vec(vplan);
+        if (n % 3) {
+            hoc_execerror("SonataReportSampler.attach:", "the plan is not triplets");
+        }
+        BlockWriter* w = new BlockWriter{};
+        w->fd = static_cast<int>(*hoc_getarg(1));
+        std::size_t columns = 0;
+        for (int j = 0; j < n; j += 3) {
+            FilePiece piece{plan[j], static_cast<std::size_t>(plan[j + 1]),
+                            static_cast<std::size_t>(plan[j + 2])};
+            if (plan[j] < 0 || piece.column + piece.width > s->width) {
+                delete w;
+                hoc_execerror("SonataReportSampler.attach:", "a data set outside the rows");
+            }
+            columns += piece.width;
+            w->pieces.push_back(piece);
+        }
+        if (columns != s->width) {
+            delete w;
+            hoc_execerror("SonataReportSampler.attach:", "the data sets do not cover the rows");
+        }
+        double chunk = *hoc_getarg(3);
+        w->chunk = chunk < 1 ? 1 : static_cast<std::size_t>(chunk);
+        w->chunk = std::min(w->chunk, s->capacity);
+        s->writer = w;
+        w->thread = std::thread(writer_loop, s);
+    }
+ENDVERBATIM
+}
+
+PROCEDURE flush() {
+    : Wait until every stored frame is on disk.
+VERBATIM
+    writer_flush(sampler_of(_p_ptr));
+ENDVERBATIM
+}
+
+FUNCTION detach() {
+    : Flush, stop the writer thread, forget the file (the caller closes it); the errno of
+    : a failed write, 0 if none. The counters below stay readable until the next attach.
+VERBATIM
+    {
+        SonataSampler* s = sampler_of(_p_ptr);
+        _ldetach = static_cast<double>(writer_detach(s, true));
+        if (s->writer) {
+            BlockWriter* w = s->writer;
+            s->stats[0] = w->busy;
+            s->stats[1] = w->waited;
+            s->stats[2] = w->blocks;
+            s->stats[3] = static_cast<double>(w->most_rows);
+            s->stats[4] = static_cast<double>(w->error);
+            s->stored = 0;
+            s->written = 0;
+            delete w;
+            s->writer = nullptr;
+        }
+    }
+ENDVERBATIM
+}
+
+FUNCTION writer_stat() {
+    : writer_stat(k): of the current or last file, k = 0 seconds the thread wrote, 1 seconds
+    : the run waited for it, 2 blocks written, 3 rows of the largest block, 4 errno.
+VERBATIM
+    {
+        SonataSampler* s = sampler_of(_p_ptr);
+        int k = static_cast<int>(*hoc_getarg(1));
+        if (k < 0 || k > 4) {
+            hoc_execerror("SonataReportSampler.writer_stat:", "k is 0 .. 4");
+        }
+        if (s->writer) {
+            BlockWriter* w = s->writer;
+            std::lock_guard<std::mutex> lock(w->mutex);
+            double now[5] = {w->busy, w->waited, w->blocks, static_cast<double>(w->most_rows),
+                             static_cast<double>(w->error)};
+            _lwriter_stat = now[k];
+        } else {
+            _lwriter_stat = s->stats[k];
+        }
+    }
 ENDVERBATIM
 }
 

@@ -7,11 +7,15 @@ index_pointers (uint64), element_ids (uint32), time (float64 [start, end, dt], u
 Why this split: without parallel HDF5 each rank writes its own cells to its own file while
 the model runs; at the end rank 0 copies the parts, block by block, into one file whose
 content is the same for any rank count (nodes in ascending id). The data set is
-contiguous and its shape known in advance, so a block of frames is one contiguous write.
+contiguous, allocated when it is created (no fill value) and its shape known in advance,
+so once the HDF5 metadata are written and the file closed, a block of frames is one
+`pwrite` at a known offset: from Python (`write`), or from the native sampler's writer
+thread, which needs neither h5py nor the GIL (mod/sonatasim_report_sampler.mod).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from dataclasses import dataclass
@@ -20,6 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from engine.errors import OutputError
 from engine.io.atomic import atomic_path
 
 PathLike = str | os.PathLike[str]
@@ -58,8 +63,14 @@ def _create_layout(
     root = f.create_group("report")
     for layout in layouts:
         group = root.create_group(layout.name)
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)  # offset known now, for pwrite
         data = group.create_dataset(
-            "data", shape=(axis.n_frames, layout.n_elements), dtype=np.float32
+            "data",
+            shape=(axis.n_frames, layout.n_elements),
+            dtype=np.float32,
+            dcpl=dcpl,
+            fill_time="never",  # every frame is written; do not write zeros first
         )
         data.attrs["units"] = unit
         mapping = group.create_group("mapping")
@@ -74,7 +85,11 @@ def _create_layout(
 
 
 class ReportPartWriter:
-    """Appends blocks of frames (all of this rank's columns) to one HDF5 file."""
+    """Writes blocks of frames (all of this rank's columns) into one HDF5 file.
+
+    The file's structure is complete when this object exists; data go in by `pwrite`
+    through `fd`, to the offsets of `plan()`.
+    """
 
     def __init__(self, path: Path, layouts: list[PopulationLayout], axis: TimeAxis, unit: str):
         self.path = Path(path)
@@ -85,9 +100,28 @@ class ReportPartWriter:
         self.blocks = 0
         self.seconds = 0.0
         started = time.perf_counter()
-        self._file = h5py.File(self.path, "w")
-        self._data = _create_layout(self._file, layouts, axis, unit)
+        with h5py.File(self.path, "w") as f:
+            datasets = _create_layout(f, layouts, axis, unit)
+            self.offsets = [_data_offset(datasets[lay.name], self.path) for lay in layouts]
+        self.fd: int | None = os.open(self.path, os.O_RDWR)
+        end = max(
+            (
+                o + 4 * axis.n_frames * lay.n_elements
+                for o, lay in zip(self.offsets, layouts, strict=True)
+            ),
+            default=0,
+        )
+        if os.fstat(self.fd).st_size < end:
+            os.ftruncate(self.fd, end)  # frames never written (a failed run) read as 0
         self.seconds += time.perf_counter() - started
+
+    def plan(self) -> list[float]:
+        """(byte offset of frame 0, first column, columns) per population, flattened."""
+        return [
+            float(v)
+            for offset, lay in zip(self.offsets, self.layouts, strict=True)
+            for v in (offset, lay.column, lay.n_elements)
+        ]
 
     def write(self, block: np.ndarray) -> None:
         """Write the next `block.shape[0]` frames; columns as in the layouts."""
@@ -97,20 +131,46 @@ class ReportPartWriter:
         if self.rows_written + rows > self.axis.n_frames:
             raise ValueError(f"{self.path}: more frames than the {self.axis.n_frames} expected")
         started = time.perf_counter()
-        start, stop = self.rows_written, self.rows_written + rows
-        for layout in self.layouts:
+        for offset, layout in zip(self.offsets, self.layouts, strict=True):
             columns = block[:, layout.column : layout.column + layout.n_elements]
-            self._data[layout.name][start:stop, :] = columns
-        self.rows_written = stop
+            data = np.ascontiguousarray(columns, dtype=np.float32)
+            position = offset + 4 * self.rows_written * layout.n_elements
+            self._write_fully(memoryview(data).cast("B"), position)
+        self.rows_written += rows
         self.blocks += 1
         self.seconds += time.perf_counter() - started
 
+    def _write_fully(self, data: memoryview, position: int) -> None:
+        assert self.fd is not None
+        try:
+            while data:
+                n = os.pwrite(self.fd, data, position)
+                if n == 0:
+                    raise OSError(errno.EIO, os.strerror(errno.EIO))
+                data, position = data[n:], position + n
+        except OSError as exc:
+            raise write_failed(self.path, exc.errno or errno.EIO) from None
+
     def close(self) -> None:
-        if self._file is not None:
+        if self.fd is not None:
             started = time.perf_counter()
-            self._file.close()
-            self._file = None
+            os.close(self.fd)
+            self.fd = None
             self.seconds += time.perf_counter() - started
+
+
+def write_failed(path: Path, error_number: int) -> OutputError:
+    """The message for a report write that the system refused (disk full, quota, ...)."""
+    return OutputError(f"could not write the report: {os.strerror(error_number)}", file=str(path))
+
+
+def _data_offset(dataset: h5py.Dataset, path: Path) -> int:
+    if dataset.size == 0:
+        return 0
+    offset = dataset.id.get_offset()
+    if offset is None:  # not contiguous or not allocated: cannot happen with _create_layout
+        raise RuntimeError(f"{path}: the report data set has no contiguous storage")
+    return int(offset)
 
 
 @dataclass

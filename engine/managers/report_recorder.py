@@ -5,11 +5,11 @@ Two samplers, same file bit for bit (tests/test_reports_sampler.py):
 * native (default): our artificial cell `SonataReportSampler` (mod/sonatasim_report_sampler.mod)
   holds the report's pointers, resolves them to raw `double*` once per initialisation, and
   at each frame's event writes the row (values, or weighted sums) as float32 straight into
-  the buffer, a hoc Vector viewed here with numpy. Python only wakes up when the buffer is
-  about to fill (one `cvode.event` per block) and between psolve chunks, to move rows to
-  disk. Why: reading NEURON 9 data_handles from Python once per frame (`PtrVector.gather`,
-  two dependent loads per element) and the per-frame Python callback were most of a
-  report's run-time cost (benchmarks/README.md, issue 6).
+  a ring buffer (a hoc Vector); its own writer thread moves every few MB of rows to the
+  part file with pwrite while the run goes on, so Python is not involved until close(). Why:
+  reading NEURON 9 data_handles from Python once per frame (`PtrVector.gather`, two
+  dependent loads per element), the per-frame Python callback and then the file writes
+  themselves were most of a report's run-time cost (benchmarks/README.md, issue 6).
 * python (synapse reports, `SONATASIM_REPORT_SAMPLER=python`, or when the mechanism is not
   loaded; see `sampler_kind`): one
   `cvode.event` per frame reads every pointer in one C call (`PtrVector.gather`) and copies
@@ -31,7 +31,13 @@ from typing import Any
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.io.report_writer import FilePart, PopulationLayout, ReportPartWriter, TimeAxis
+from engine.io.report_writer import (
+    FilePart,
+    PopulationLayout,
+    ReportPartWriter,
+    TimeAxis,
+    write_failed,
+)
 from engine.managers.report_probes import CellProbes
 from engine.managers.report_spec import ReportSpec
 
@@ -40,6 +46,9 @@ log = logging.getLogger("sonatasim")
 SAMPLER_ENV = "SONATASIM_REPORT_SAMPLER"  # "native" (default) or "python"
 NATIVE_SAMPLER = "SonataReportSampler"
 _ADD_CHUNK = 64  # pointers per SonataReportSampler.add call
+# Bytes per background write: small enough that little is left to write when the run
+# ends (that wait is not overlapped), large enough that syscalls do not matter.
+WRITE_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 def sampler_kind(spec: ReportSpec, h: Any) -> str:
@@ -114,7 +123,7 @@ class ReportRecorder:
         self._native: Any = None
         self._netcon: Any = None
         self._store: Any = None  # hoc Vector whose memory is the native sampler's buffer
-        self._wakeup_at = -1  # frame of the pending block wake-up (native), -1 if none
+        self._attached = False  # the native sampler's writer thread has the part file
         if self.n_elements and self.kind == "native":
             self._native = self._native_sampler(h, refs)
         elif refs:
@@ -129,6 +138,7 @@ class ReportRecorder:
         self.frame = 0
         self.writer: ReportPartWriter | None = None
         self.peak_buffered_bytes = 0
+        self.background_seconds = 0.0  # native: seconds its writer thread spent writing
 
     def _native_sampler(self, h: Any, refs: list[Any]) -> Any:
         sampler = getattr(h, NATIVE_SAMPLER)()
@@ -168,22 +178,27 @@ class ReportRecorder:
         """Create this rank's part file and a buffer of `capacity_rows` frames.
 
         The buffer's pages are written now (a hoc Vector, or np.empty filled), so no frame
-        of the run pays first-touch page faults.
+        of the run pays first-touch page faults. The native sampler's writer thread takes
+        WRITE_CHUNK_BYTES (at most half the ring) at a time while the run fills the rest.
         """
         n_frames = max(1, self.spec.n_frames)
         rows = max(1, min(capacity_rows, n_frames))
+        self.writer = ReportPartWriter(path, self.layouts, self.axis, self.spec.unit)
         if self._native is not None:
             if rows < n_frames:
-                rows = max(2, rows)  # a block wake-up must leave room for one more frame
+                rows = max(2, rows)  # the thread writes some rows while the run fills others
             n_values = rows * self.n_elements
             self._store = self.h.Vector((n_values + 1) // 2)  # zero-filled: pages touched
             flat = np.asarray(self._store.as_numpy()).view(np.float32)
             self.buffer = flat[:n_values].reshape(rows, self.n_elements)
             self._native.buffer(self._store, rows)
+            ring_part = rows if rows >= n_frames else rows // 2  # the ring never wraps
+            chunk = max(1, min(ring_part, WRITE_CHUNK_BYTES // (4 * self.n_elements)))
+            self._native.attach(self.writer.fd, self.h.Vector(self.writer.plan()), chunk)
+            self._attached = True
         else:
             self.buffer = np.empty((rows, self.n_elements), dtype=np.float32)
             self.buffer.fill(0.0)
-        self.writer = ReportPartWriter(path, self.layouts, self.axis, self.spec.unit)
 
     def on_init(self) -> None:
         """Called from an FInitializeHandler: (re)start the frame clock at start_time."""
@@ -198,30 +213,10 @@ class ReportRecorder:
         # now would be delivered inside finitialize, before its last fcurrent (gna, ina and
         # i_membrane_ would still hold the values of before the initialisation).
         self.h.cvode.event(self.spec.frame_time(0), self._start)
-        self._wakeup_at = -1
-        self._schedule_wakeup(0)
 
     def _start(self) -> None:
         """Native, at frame 0's time: hand the clock to the sampler (frame 0 is taken now)."""
         self._netcon.event(self.h.t)
-
-    def _schedule_wakeup(self, next_frame: int) -> None:
-        """Native: wake up at the frame that may fill the buffer (rows from `next_frame`).
-
-        At that frame's time the sampler may or may not have taken it yet, so the wake-up
-        finds capacity - 1 or capacity rows; either way the buffer never overflows.
-        """
-        capacity = self.buffer.shape[0]
-        if next_frame + capacity >= self.spec.n_frames or self._wakeup_at >= 0:
-            return  # the rest fits: close() writes it
-        self._wakeup_at = next_frame + capacity - 1
-        self.h.cvode.event(self.spec.frame_time(self._wakeup_at), self._wakeup)
-
-    def _wakeup(self) -> None:
-        """Native: a block is (about to be) full: move it to disk, plan the next wake-up."""
-        self._wakeup_at = -1
-        self.write_buffer()
-        self._schedule_wakeup(int(self._native.frames()))
 
     def _sample(self) -> None:
         """One frame (runs once per report dt, so kept short)."""
@@ -242,17 +237,34 @@ class ReportRecorder:
             self.h.cvode.event(self.spec.frame_time(self.frame), self._sample)
 
     def write_buffer(self) -> None:
+        """Python sampler: move the buffered frames to disk (the native one writes itself)."""
         if self._native is not None:
-            self.buffered = int(self._native.take())  # the next frame goes to row 0 again
+            return
         block_bytes = self.buffered * self.n_elements * 4
         self.peak_buffered_bytes = max(self.peak_buffered_bytes, block_bytes)
         if self.buffered and self.writer is not None:
             self.writer.write(self.buffer[: self.buffered])
         self.buffered = 0
 
+    def _detach_native(self) -> None:
+        """Native: wait for the writer thread's last block, stop it, take its statistics."""
+        if not self._attached:
+            return
+        self._attached = False
+        error = int(self._native.detach())
+        assert self.writer is not None
+        self.writer.seconds += float(self._native.writer_stat(1))  # what the run waited
+        self.background_seconds = float(self._native.writer_stat(0))
+        self.writer.blocks = int(self._native.writer_stat(2))
+        self.peak_buffered_bytes = int(self._native.writer_stat(3)) * self.n_elements * 4
+        self.writer.rows_written = int(self._native.frames() - self._native.lost())
+        if error:
+            raise write_failed(self.writer.path, error)
+
     def close(self) -> FilePart:
         """Write what is left, close the part file and describe it for the assembly."""
         self.write_buffer()
+        self._detach_native()
         if self._native is not None and self._native.lost() > 0:
             log.warning(
                 "report %s: %d frame(s) found the buffer full and were dropped",
@@ -273,6 +285,7 @@ class ReportRecorder:
 
     @property
     def write_seconds(self) -> float:
+        """Seconds the run spent on this report's writes (not the overlapped ones)."""
         return self.writer.seconds if self.writer is not None else 0.0
 
     @property
@@ -281,6 +294,10 @@ class ReportRecorder:
 
     def discard(self) -> None:
         """Close and delete the part file (after an error, or once assembled)."""
+        if self._attached:
+            self._attached = False
+            with contextlib.suppress(Exception):
+                self._native.detach()
         if self.writer is not None:
             with contextlib.suppress(Exception):
                 self.writer.close()

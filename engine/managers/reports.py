@@ -56,6 +56,7 @@ class ReportStats:
     write_seconds: float
     blocks: int
     peak_buffer_bytes: int
+    background_seconds: float  # writes done by the native writer thread during the run
 
 
 class ReportManager:
@@ -138,7 +139,7 @@ class ReportManager:
             return
         parts = [r.close() for r in self.recorders]
         local = [
-            (p, r.write_seconds, r.blocks, r.peak_buffered_bytes)
+            (p, r.write_seconds, r.blocks, r.peak_buffered_bytes, r.background_seconds)
             for p, r in zip(parts, self.recorders, strict=True)
         ]
         gathered = self.sim.gather(local, 0)
@@ -152,7 +153,9 @@ class ReportManager:
             if self.sim.nranks > 1:
                 recorder.discard()
 
-    def _complete(self, recorder: ReportRecorder, parts: list[tuple[FilePart, float, int, int]]):
+    def _complete(
+        self, recorder: ReportRecorder, parts: list[tuple[FilePart, float, int, int, float]]
+    ) -> ReportStats:
         """Rank 0: turn the parts into the final file and describe it."""
         spec = recorder.spec
         started = time.perf_counter()
@@ -173,6 +176,7 @@ class ReportManager:
             write_seconds=seconds,
             blocks=max(p[2] for p in parts),
             peak_buffer_bytes=max(p[3] for p in parts),
+            background_seconds=max(p[4] for p in parts),
         )
 
     def _discard_parts(self) -> None:
@@ -187,7 +191,12 @@ class ReportManager:
             lines.append(
                 f"  report {s.name:<9} {s.path} ({s.nodes} nodes, {s.elements} elements,"
                 f" {s.size_bytes / 1e6:.2f} MB; written in {s.blocks} block(s) of at most"
-                f" {s.peak_buffer_bytes} bytes per rank, {s.write_seconds:.2f} s)"
+                f" {s.peak_buffer_bytes} bytes per rank, {s.write_seconds:.2f} s"
+                + (
+                    f"; {s.background_seconds:.2f} s more by the writer thread during the run)"
+                    if s.background_seconds
+                    else ")"
+                )
             )
         return lines
 
