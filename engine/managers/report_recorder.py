@@ -49,6 +49,10 @@ _ADD_CHUNK = 64  # pointers per SonataReportSampler.add call
 # Bytes per background write: small enough that little is left to write when the run
 # ends (that wait is not overlapped), large enough that syscalls do not matter.
 WRITE_CHUNK_BYTES = 8 * 1024 * 1024
+# The native sampler's ring holds at most this much (within the budget): as the thread
+# writes all along, the ring only has to bridge file-system stalls (16 writes; ~8 s of
+# frames of every compartment of 200 detailed cells), not hold the whole budget.
+NATIVE_RING_BYTES = 128 * 1024 * 1024
 
 
 def sampler_kind(spec: ReportSpec, h: Any) -> str:
@@ -185,6 +189,7 @@ class ReportRecorder:
         rows = max(1, min(capacity_rows, n_frames))
         self.writer = ReportPartWriter(path, self.layouts, self.axis, self.spec.unit)
         if self._native is not None:
+            rows = min(rows, max(1, NATIVE_RING_BYTES // (4 * self.n_elements)))
             if rows < n_frames:
                 rows = max(2, rows)  # the thread writes some rows while the run fills others
             n_values = rows * self.n_elements
