@@ -320,6 +320,25 @@ void writer_loop(SonataSampler* s) {
     }
 }
 
+/* Frames stored and not yet on disk (or taken); under the writer's lock if it runs. */
+std::size_t sampler_pending(SonataSampler* s) {
+    if (!s->writer) {
+        return s->stored - s->written;
+    }
+    std::lock_guard<std::mutex> lock(s->writer->mutex);
+    return s->stored - s->written;
+}
+
+/* The next frame goes to row 0 again (after a flush, or by take()). */
+void sampler_restart_rows(SonataSampler* s) {
+    if (!s->writer) {
+        s->stored = s->written = 0;
+        return;
+    }
+    std::lock_guard<std::mutex> lock(s->writer->mutex);
+    s->stored = s->written = 0;
+}
+
 /* Wait until every stored frame is on disk (or a write failed). */
 void writer_flush(SonataSampler* s) {
     BlockWriter* w = s->writer;
@@ -398,14 +417,7 @@ VERBATIM
         SonataSampler* s = sampler_of(_p_ptr);
         if (s) {
             writer_flush(s);  /* frames of an earlier run go to disk first */
-            if (s->writer) {
-                std::lock_guard<std::mutex> lock(s->writer->mutex);
-                s->stored = 0;
-                s->written = 0;
-            } else {
-                s->stored = 0;
-                s->written = 0;
-            }
+            sampler_restart_rows(s);
             s->frames = 0;
             s->lost = 0;
             sampler_resolve(s);
@@ -523,8 +535,7 @@ VERBATIM
             hoc_execerror("SonataReportSampler.take:", "a file is attached");
         }
         _ltake = static_cast<double>(s->stored - s->written);
-        s->stored = 0;
-        s->written = 0;
+        sampler_restart_rows(s);
     }
 ENDVERBATIM
 }
@@ -532,15 +543,7 @@ ENDVERBATIM
 FUNCTION filled() {
     : Frames in the ring not yet on disk (or not yet taken).
 VERBATIM
-    {
-        SonataSampler* s = sampler_of(_p_ptr);
-        if (s->writer) {
-            std::lock_guard<std::mutex> lock(s->writer->mutex);
-            _lfilled = static_cast<double>(s->stored - s->written);
-        } else {
-            _lfilled = static_cast<double>(s->stored - s->written);
-        }
-    }
+    _lfilled = static_cast<double>(sampler_pending(sampler_of(_p_ptr)));
 ENDVERBATIM
 }
 
