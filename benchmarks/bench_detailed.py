@@ -58,7 +58,7 @@ def child(config: str, share: bool) -> None:
     """One build + run in this process; prints a JSON line."""
     from engine import simulator
     from engine.config import load_setup
-    from engine.managers.edges import EdgeManager
+    from engine.managers.synapses.edges import EdgeManager
     from engine.simulation import RunOptions, Simulation
 
     EdgeManager.share_linear_synapses = share
@@ -107,7 +107,7 @@ def add_bbp_attributes(edges_file: Path, seed: int = 0) -> None:
 
 
 def prepare(args: argparse.Namespace) -> dict[str, Path]:
-    from engine.io.generator import generate_ei_network
+    from engine.generate.networks import generate_ei_network
 
     configs = {}
     for name in ("ei", "ei_bbp"):

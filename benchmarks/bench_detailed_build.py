@@ -7,7 +7,7 @@ Usage: python benchmarks/bench_detailed_build.py [--cells 200] [--virtual 1000]
 1. Generates WORKDIR/circuit: `--cells` biophysical nodes (population `detailed`) whose
    morphologies cycle over the real .asc/.swc files of /work/shared/data/morphologies (read
    from there: the circuit config's morphologies_dir points at that folder), our own
-   template `DetailedCell` (engine.io.templates, sections built by the engine's morphio
+   template `DetailedCell` (engine.generate.templates, sections built by the engine's morphio
    loader), a virtual population `input` and two chemical edge populations with random
    afferent_section_id (any of the target's sections, soma included) and
    afferent_section_pos: input -> detailed and detailed -> detailed (last 20 % of the
@@ -72,9 +72,9 @@ def generate(root: Path, args: argparse.Namespace) -> Path:
     """Write the circuit under `root`; returns the simulation config."""
     import morphio
 
-    from engine.io import generator_base as gb
+    from engine.generate import base as gb
+    from engine.generate.templates import write_template
     from engine.io.sonata_writer import write_node_sets, write_nodes
-    from engine.io.templates import write_template
 
     morphio.set_maximum_warnings(0)
     rng = np.random.default_rng(args.seed)
@@ -178,7 +178,7 @@ def child(config: str, share: bool) -> None:
     from engine import simulator
     from engine.config import load_setup
     from engine.managers.circuit import CircuitManager
-    from engine.managers.edges import EdgeManager
+    from engine.managers.synapses.edges import EdgeManager
     from engine.simulation import RunOptions, Simulation
 
     EdgeManager.share_linear_synapses = share

@@ -5,7 +5,7 @@ Usage: python benchmarks/bench_load_balance.py [--cells 96] [--tstop 1000] [--re
 
 1. Generates (once per parameter set, in WORKDIR) ball-and-stick cells of 2 to 500
    compartments in two biophysical populations plus a virtual input population
-   (`engine.io.generator_heterogeneous`, also used by tests/test_load_balance.py).
+   (`engine.generate.heterogeneous`, also used by tests/test_load_balance.py).
 2. `sonatasim balance CONFIG --ranks N` for each N of --plan-ranks: the estimated
    imbalance (max/mean cost per rank) of whole-cell and of round-robin; then the measured
    one: each rank's share of cells simulated alone in one process, CPU seconds of the run
@@ -34,7 +34,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from engine.io.generator_heterogeneous import generate_heterogeneous  # noqa: E402
+from engine.generate.heterogeneous import generate_heterogeneous  # noqa: E402
 
 # Runs the cells one rank would own, alone in one process, and prints the CPU seconds of
 # the run phase: a rank's real load, measured without MPI waits or other users' processes

@@ -3,7 +3,7 @@
 Usage: python benchmarks/bench_point_network.py [--cells 2000] [--virtual 500]
            [--edges 200000] [--tstop 1000] [--workdir DIR] [--ranks 1] [--repeat 5]
 
-1. Generates an IntFire1 point-neuron circuit with `engine.io.generator.generate_point_network`
+1. Generates an IntFire1 point-neuron circuit with `engine.generate.networks.generate_point_network`
    (a quarter of the edges from the virtual inputs, the rest recurrent), cached in WORKDIR.
 2. Runs `sonatasim run CONFIG --no-progress` (`python -m engine`, under the venv's mpiexec
    when --ranks > 1) and parses the summary it prints: phase times, spikes, peak memory.
@@ -75,7 +75,7 @@ def circuit_dir(args: argparse.Namespace) -> Path:
     if marker.is_file() and json.loads(marker.read_text()) == params:
         print(f"circuit: {root} (cached)")
         return root
-    from engine.io.generator import generate_point_network
+    from engine.generate.networks import generate_point_network
 
     start = time.perf_counter()
     generate_point_network(

@@ -18,7 +18,7 @@ Usage: python benchmarks/bench_reports.py [--exc 160] [--inh 40] [--virtual 100]
    WORKDIR/results-reports.json.
 
 `--profile` then runs the report config once more in this process with cProfile around the
-run phase and prints where the time goes (the sampler is engine/managers/report_recorder.py;
+run phase and prints where the time goes (the sampler is engine/managers/reports/recorder.py;
 with the default native sampler the frames are taken in mod/sonatasim_report_sampler.mod,
 `SONATASIM_REPORT_SAMPLER=python` profiles the Python one).
 `--config` uses an existing circuit instead (e.g. bench_detailed_build.py's, node set
@@ -73,7 +73,7 @@ def parse_args() -> argparse.Namespace:
 
 def prepare(args: argparse.Namespace) -> dict[str, Path]:
     """The circuit and the two simulation configs (in the circuit folder, so paths hold)."""
-    from engine.io.generator import generate_ei_network
+    from engine.generate.networks import generate_ei_network
 
     if args.config is None:
         args.config = generate_ei_network(
@@ -172,7 +172,7 @@ def profile(config: Path) -> None:
 
     from engine import simulator
     from engine.config import load_setup
-    from engine.managers.report_recorder import ReportRecorder
+    from engine.managers.reports.recorder import ReportRecorder
     from engine.simulation import RunOptions, Simulation
 
     timed = {"_sample": [0.0, 0], "write_buffer": [0.0, 0]}

@@ -38,7 +38,7 @@ from bench_detailed_build import model_fingerprint, peak_mb, rss_mb  # noqa: E40
 os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
 from neuron import h  # noqa: E402
 
-from engine.io.morphology import MorphologyLoader  # noqa: E402  (imports are not timed)
+from engine.managers.cells.morphology import MorphologyLoader  # noqa: E402  (imports are not timed)
 from engine.mechanisms import build_mechanisms  # noqa: E402
 
 X_MIN, X_MAX = 1e-7, 0.9999999

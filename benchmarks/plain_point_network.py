@@ -2,7 +2,7 @@
 
 Usage: plain_point_network.py CIRCUIT_DIR [--spikes-out FILE.npz] [--mpi]
 
-Reads a circuit written by `engine.io.generator.generate_point_network` with h5py (nodes,
+Reads a circuit written by `engine.generate.networks.generate_point_network` with h5py (nodes,
 edges, the input spike file, the simulation config) and builds it with a Python loop:
 one IntFire1 per cell (`pc.set_gid2node` / `pc.cell`), one `pc.gid_connect` NetCon per
 recurrent edge, one SonataVecStim per virtual source and one NetCon per virtual edge.

@@ -14,8 +14,9 @@ from typing import Any
 
 import libsonata
 
+from engine.config_files import load_circuit_config, load_simulation_config
 from engine.errors import ConfigError
-from engine.managers.attributes import TypesSource, register_types_source
+from engine.io.attributes import TypesSource, register_types_source
 
 SORT_ORDERS = {"none", "by_id", "by_time"}
 POPULATION_TYPES_WITH_CELLS = {"biophysical", "point_neuron", "point_process", "single_compartment"}
@@ -67,7 +68,7 @@ class NodePopulationInfo:
     point_neuron_models_dir: Path | None = None
     mechanisms_dir: Path | None = None
     types_file: Path | None = None  # node types CSV (Allen dialect), merged by AttributeReader
-    dialect: str = "sonata"  # "allen" when translated from a bmtk config (engine.io.allen_config)
+    dialect: str = "sonata"  # "allen" when translated from bmtk (engine.dialects.allen.config)
     dL: float = 20.0
     templates_dir: Path | None = None  # bmtk's components.templates_dir (hoc templates)
 
@@ -106,7 +107,7 @@ class SimulationSetup:
     circuit_config: Any = field(repr=False, default=None)
     beta_features: dict[str, Any] = field(default_factory=dict)
     dialect: str = "sonata"
-    translation: Any = None  # engine.io.allen_config.AllenTranslation for Allen configs
+    translation: Any = None  # engine.dialects.allen.config.AllenTranslation for Allen configs
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -124,108 +125,6 @@ class SimulationSetup:
 
 def _enum_name(value: Any) -> str:
     return str(value.name) if hasattr(value, "name") else str(value).split(".")[-1]
-
-
-def _load_simulation_config(path: Path) -> libsonata.SimulationConfig:
-    if not path.exists():
-        raise ConfigError("simulation config not found", file=path)
-    if path.is_dir():
-        raise ConfigError("expected a simulation_config.json file, got a directory", file=path)
-    try:
-        text = path.read_text()
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", file=path
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the file: {exc}", file=path) from None
-    _check_value_types(json.loads(text), path)
-    try:
-        return libsonata.SimulationConfig(text, str(path.parent.resolve()))
-    except (libsonata.SonataError, RuntimeError) as exc:
-        raise ConfigError(_explain_sonata_error(str(exc)), file=path) from None
-
-
-_NUMBER, _INTEGER, _STRING, _BOOL = "a number", "an integer", "a string", "true or false"
-_EXPECTED_TYPES = {
-    "run": {
-        "tstop": _NUMBER,
-        "dt": _NUMBER,
-        "random_seed": _INTEGER,
-        "spike_threshold": _NUMBER,
-        "stimulus_seed": _INTEGER,
-        "ionchannel_seed": _INTEGER,
-        "minis_seed": _INTEGER,
-        "synapse_seed": _INTEGER,
-        "integration_method": _STRING,
-    },
-    "conditions": {
-        "celsius": _NUMBER,
-        "v_init": _NUMBER,
-        "extracellular_calcium": _NUMBER,
-        "randomize_gaba_rise_time": _BOOL,
-        "spike_location": _STRING,
-    },
-    "output": {
-        "output_dir": _STRING,
-        "spikes_file": _STRING,
-        "log_file": _STRING,
-        "spikes_sort_order": _STRING,
-    },
-    "": {"network": _STRING, "node_set": _STRING, "node_sets_file": _STRING},
-}
-
-
-def _type_ok(value: Any, expected: str) -> bool:
-    if expected == _NUMBER:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if expected == _INTEGER:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected == _STRING:
-        return isinstance(value, str)
-    return isinstance(value, bool)
-
-
-def _check_value_types(data: Any, path: Path) -> None:
-    """Name the key of a wrongly typed value (libsonata's own message does not)."""
-    if not isinstance(data, dict):
-        raise ConfigError("the top level must be a JSON object", file=path)
-    for section, keys in _EXPECTED_TYPES.items():
-        block = data if section == "" else data.get(section, {})
-        if not isinstance(block, dict):
-            raise ConfigError("must be a JSON object", file=path, key=section)
-        for key, expected in keys.items():
-            if key in block and block[key] is not None and not _type_ok(block[key], expected):
-                where = f"{section}.{key}" if section else key
-                raise ConfigError(
-                    f"must be {expected}, got {json.dumps(block[key])}", file=path, key=where
-                )
-
-
-def _explain_sonata_error(message: str) -> str:
-    """libsonata's messages are terse; add what a user should check."""
-    if "random_seed" in message:
-        return f"{message} (run.random_seed is required by SONATA; bmtk configs often omit it)"
-    if "Could not find 'run'" in message:
-        return "the 'run' section (tstop, dt, random_seed) is missing"
-    return message
-
-
-def _load_circuit_config(path: Path) -> libsonata.CircuitConfig:
-    if not path.exists():
-        raise ConfigError("circuit config not found", file=path, key="network")
-    try:
-        text = path.read_text()
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", file=path
-        ) from None
-    try:
-        return libsonata.CircuitConfig(text, str(path.parent.resolve()))
-    except (libsonata.SonataError, RuntimeError) as exc:
-        raise ConfigError(str(exc), file=path) from None
 
 
 def _optional_path(value: str | None) -> Path | None:
@@ -358,16 +257,16 @@ def load_setup(config_path: str | Path, output_dir: str | Path | None = None) ->
     """Parse and check the simulation config and the circuit config it names.
 
     Allen/bmtk-dialect configs are first translated into SONATA files libsonata reads
-    (`engine.io.allen_config`); the notes of what was left out are logged.
+    (`engine.dialects.allen.config`); the notes of what was left out are logged.
     """
-    from engine.io.allen_config import log_notes, translate_if_allen
+    from engine.dialects.allen.config import log_notes, translate_if_allen
 
     path = Path(config_path).resolve()
     translation = translate_if_allen(path, Path(output_dir) if output_dir else None)
     dialect = "allen" if translation is not None else "sonata"
     if translation is not None:
         log_notes(translation)
-    sim = _load_simulation_config(translation.simulation_config if translation else path)
+    sim = load_simulation_config(translation.simulation_config if translation else path)
     extras = _run_extras(sim, translation)
     run = _check_run(sim.run, path, extras)
     target = _enum_name(sim.target_simulator)
@@ -379,7 +278,7 @@ def load_setup(config_path: str | Path, output_dir: str | Path | None = None) ->
             key="target_simulator",
         )
     circuit_path = Path(sim.network)
-    circuit = _load_circuit_config(circuit_path)
+    circuit = load_circuit_config(circuit_path)
 
     out = sim.output
     out_dir = Path(output_dir).resolve() if output_dir else Path(out.output_dir)

@@ -15,15 +15,15 @@ from typing import Any
 
 from engine.config import SimulationSetup
 from engine.errors import ConfigError
+from engine.managers.cells.templates import reinit_ion_channel_rngs
 from engine.managers.circuit import BuildContext, CircuitManager
-from engine.managers.minis import SpontaneousMinis
 from engine.managers.modifications import ModificationManager
-from engine.managers.overrides import ConnectionOverrides
 from engine.managers.replay import ReplayManager
-from engine.managers.reports import ReportManager
+from engine.managers.reports.manager import ReportManager
 from engine.managers.spikes import SpikeRecorder
 from engine.managers.stimuli import StimulusManager
-from engine.managers.templates import reinit_ion_channel_rngs
+from engine.managers.synapses.minis import SpontaneousMinis
+from engine.managers.synapses.overrides import ConnectionOverrides
 from engine.summary import PhaseTimer, RunSummary, summarise
 
 log = logging.getLogger("sonatasim")
@@ -68,7 +68,7 @@ class Simulation:
         self.total_spikes = 0
 
     def build(self) -> None:
-        from engine.io.morphology import MorphologyLoader
+        from engine.managers.cells.morphology import MorphologyLoader
         from engine.mechanisms import load_mechanisms
 
         setup, sim = self.setup, self.sim

@@ -74,14 +74,14 @@ def validate_config(config: str | Path) -> tuple[list[str], list[str]]:
 
 
 def _check_reports(out: _Collector, setup: SimulationSetup) -> None:
-    from engine.managers.report_spec import parse_reports
+    from engine.managers.reports.spec import parse_reports
 
     out.check(lambda: parse_reports(setup))
 
 
 def _check_cells(out: _Collector, setup: SimulationSetup, name: str, info: Any, storage: Any):
     """Every template, morphology and dynamics file the population names must exist."""
-    from engine.managers.nodes import check_cell_files
+    from engine.managers.cells.nodes import check_cell_files
 
     for problem in out.check(lambda: check_cell_files(info, storage)) or []:
         out.add(problem)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.io.allen_generator import cell_json, generate_allen_network
+from engine.generate.allen import cell_json, generate_allen_network
 from engine.io.types_csv import write_types_csv
 from tests.conftest import MORPHOLOGIES, REPO, cli_env, run_python
 

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from engine.config import load_setup
+from engine.dialects.allen.config import translate_if_allen
 from engine.errors import CircuitError, ConfigError
-from engine.io.allen_config import translate_if_allen
-from engine.io.allen_generator import generate_allen_network
+from engine.generate.allen import generate_allen_network
+from engine.io.attributes import AttributeReader, TypesSource
 from engine.io.types_csv import parse_types_csv, read_types_csv, write_types_csv
-from engine.managers.attributes import AttributeReader, TypesSource
 from tests.conftest import REPO
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.io.allen_generator import generate_allen_network
+from engine.generate.allen import generate_allen_network
 from tests.conftest import run_cli
 from tests.test_allen_network import plain_spikes, spikes_of
 

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from engine.io.allen_generator import generate_allen_network
+from engine.generate.allen import generate_allen_network
 from tests.conftest import MORPHOLOGIES, REPO, run_python
 
 SITES = REPO / "tests" / "drivers" / "injection_sites.py"

@@ -1,6 +1,6 @@
 """Allen/bmtk-style networks end to end: `sonatasim run`/`validate` against plain NEURON.
 
-The generated networks (engine.io.allen_generator) are in the Allen dialect throughout;
+The generated networks (engine.generate.allen) are in the Allen dialect throughout;
 tests/reference/plain_allen.py builds the same networks from the same files by hand.
 """
 
@@ -13,8 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
-from engine.io.allen_generator import generate_allen_network
-from engine.io.allen_point_generator import generate_allen_point_network
+from engine.generate.allen import generate_allen_network
+from engine.generate.allen_point import generate_allen_point_network
 from tests.conftest import REPO, run_cli, run_python
 from tests.test_engine_runs import by_time, read_spikes
 

@@ -1,4 +1,4 @@
-"""bmtk synapse rules (engine.managers.allen_synapses): weights, nsyns, placement.
+"""bmtk synapse rules (engine.managers.synapses.allen): weights, nsyns, placement.
 
 Placement is checked on real cells and the real EdgeManager attribute reads, in a
 subprocess: every synapse lies in the edge type's target_sections within its
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from engine.errors import CircuitError
-from engine.io.allen_generator import generate_allen_network
+from engine.generate.allen import generate_allen_network
 from engine.io.types_csv import write_types_csv
-from engine.managers.allen_synapses import gaussian_ll, parse_range, parse_sections
+from engine.managers.synapses.allen import gaussian_ll, parse_range, parse_sections
 from tests.conftest import REPO, cli_env
 
 
@@ -49,12 +49,12 @@ def dump_plans(config: str, out: str) -> None:
     """Subprocess entry: plan the synapses of every edge population, all cells and one cell."""
     from engine import simulator
     from engine.config import load_setup
-    from engine.io.morphology import MorphologyLoader
-    from engine.managers import allen_synapses
-    from engine.managers.allen_cells import section_type
-    from engine.managers.attributes import selection
+    from engine.io.attributes import selection
+    from engine.managers.cells.allen import section_type
+    from engine.managers.cells.morphology import MorphologyLoader
     from engine.managers.circuit import BuildContext, CircuitManager, open_edge_population
-    from engine.managers.edges import EdgeManager
+    from engine.managers.synapses import allen as allen_synapses
+    from engine.managers.synapses.edges import EdgeManager
 
     setup = load_setup(config, Path(out).parent / "output")
     sim = simulator.start(use_mpi=False)

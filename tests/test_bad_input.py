@@ -9,7 +9,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from engine.io.generator import generate_ring
+from engine.generate.networks import generate_ring
 from tests.conftest import run_cli
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from engine import simulator
-from engine.managers.bbp_synapses import scale_use_by_calcium, stream_keys
-from engine.managers.cells import BiophysicalCell
-from engine.managers.templates import block_sections, needed_attributes, section_table
+from engine.managers.cells.cell import BiophysicalCell
+from engine.managers.cells.templates import block_sections, needed_attributes, section_table
+from engine.managers.synapses.base import scale_use_by_calcium
+from engine.managers.synapses.bbp import stream_keys
 
 # A template whose `all` is soma, 3 axon, 2 dend, 1 apic; it indexes (or not), then
 # replaces the axon by two new sections appended to `all` and `axonal`.

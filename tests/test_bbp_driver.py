@@ -77,12 +77,12 @@ def main() -> None:
     from engine.config import load_setup
     from engine.logs import setup_logging
     from engine.managers.circuit import open_edge_population
-    from engine.managers.gap_junctions import create_gap_junctions
+    from engine.managers.synapses.gap_junctions import create_gap_junctions
     from engine.simulation import RunOptions, Simulation
 
     config, out = sys.argv[1], Path(sys.argv[2])
     if os.environ.get("SONATASIM_TEST_NO_SHARING"):
-        from engine.managers.edges import EdgeManager
+        from engine.managers.synapses.edges import EdgeManager
 
         EdgeManager.share_linear_synapses = False
     setup = load_setup(config, output_dir=out.parent / f"output_{out.stem}")

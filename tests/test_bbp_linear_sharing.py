@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from engine.io.generator import generate_ei_network
+from engine.generate.networks import generate_ei_network
 from tests.conftest import REPO, run_python
 
 DRIVER = REPO / "tests" / "test_bbp_driver.py"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.generator_base import (
+from engine.generate.base import (
     EDGES_FILE,
     NODES_FILE,
     GeneratedCircuit,

@@ -14,7 +14,7 @@ import libsonata
 import numpy as np
 import pytest
 
-from engine.io.generator import generate_ei_network
+from engine.generate.networks import generate_ei_network
 from tests.conftest import run_cli
 
 REPORTS = {

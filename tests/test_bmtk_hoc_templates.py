@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from engine.io.allen_generator import generate_allen_network
+from engine.generate.allen import generate_allen_network
 from engine.io.types_csv import write_types_csv
 from tests.conftest import MORPHOLOGIES, REPO, run_cli, run_python
 

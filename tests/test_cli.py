@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from engine import __version__
-from engine.io.generator import generate_ring
+from engine.generate.networks import generate_ring
 from tests.conftest import cli_env, run_cli
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.allen_generator import generate_allen_network
+from engine.generate.allen import generate_allen_network
 from tests.conftest import REPO, cli_env, run_cli
 
 
@@ -24,7 +24,7 @@ def dump_built_costs(config: str, out: str) -> None:
     """Subprocess entry: build the network, write each cortex cell's cost as built."""
     from engine import simulator
     from engine.config import load_setup
-    from engine.managers.cost import COMPARTMENT_COST, MECHANISM_COST, SYNAPSE_COST
+    from engine.managers.cells.cost import COMPARTMENT_COST, MECHANISM_COST, SYNAPSE_COST
     from engine.simulation import RunOptions, Simulation
 
     setup = load_setup(config, Path(out).parent / "output")

@@ -14,7 +14,7 @@ import libsonata
 import numpy as np
 import pytest
 
-from engine.io.allen_generator import generate_allen_network
+from engine.generate.allen import generate_allen_network
 from tests.conftest import run_cli
 
 

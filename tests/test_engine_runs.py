@@ -15,8 +15,8 @@ import libsonata
 import numpy as np
 import pytest
 
-from engine.io.generator import generate_ring
-from engine.io.templates import write_template
+from engine.generate.networks import generate_ring
+from engine.generate.templates import write_template
 from tests.conftest import REPO, run_cli, run_python
 
 PLAIN_RING = REPO / "tests" / "reference" / "plain_ring.py"

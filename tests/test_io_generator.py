@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from engine import simulator
-from engine.io.generator import (
+from engine.generate.networks import (
     RING_CONDUCTANCE_NS,
     generate_ei_network,
     generate_point_network,

@@ -16,9 +16,9 @@ import pytest
 
 from engine.config import load_setup
 from engine.errors import ConfigError
-from engine.io.generator_heterogeneous import generate_heterogeneous
+from engine.generate.heterogeneous import generate_heterogeneous
 from engine.managers import load_balance
-from engine.managers.cost import COMPARTMENT_COST, MECHANISM_COST, SYNAPSE_COST
+from engine.managers.cells.cost import COMPARTMENT_COST, MECHANISM_COST, SYNAPSE_COST
 from tests.conftest import run_cli, run_python
 
 

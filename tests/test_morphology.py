@@ -17,12 +17,8 @@ import pytest
 
 from engine import simulator
 from engine.errors import CircuitError
-from engine.io.morphology import (
-    MorphologyLoader,
-    read_morphology,
-    resolve_morphology_path,
-    section_areas_and_lengths,
-)
+from engine.io.morphology import read_morphology, resolve_morphology_path
+from engine.managers.cells.morphology import MorphologyLoader, section_areas_and_lengths
 
 DATA = Path(__file__).parents[2] / "shared" / "data" / "morphologies"
 ALL_FILES = [

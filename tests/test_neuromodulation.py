@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.io.generator_base import EDGES_FILE, NODES_FILE, add_edges, virtual_nodes
+from engine.generate.base import EDGES_FILE, NODES_FILE, add_edges, virtual_nodes
 from engine.io.sonata_writer import write_nodes
 from engine.io.spike_file import write_spike_file
 from tests.conftest import REPO, run_cli, run_python

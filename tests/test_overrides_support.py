@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.io.generator_base import (
+from engine.generate.base import (
     EDGES_FILE,
     NODES_FILE,
     GeneratedCircuit,
@@ -29,6 +29,7 @@ from engine.io.generator_base import (
     new_circuit,
     virtual_nodes,
 )
+from engine.generate.templates import template_text
 from engine.io.sonata_writer import (
     write_circuit_config,
     write_node_sets,
@@ -36,7 +37,6 @@ from engine.io.sonata_writer import (
     write_simulation_config,
 )
 from engine.io.spike_file import write_spike_file
-from engine.io.templates import template_text
 
 TSTOP, DT = 300.0, 0.025
 N_CELLS, N_FIBRES = 5, 4

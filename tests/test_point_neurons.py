@@ -3,7 +3,7 @@
 * SONATA dialect: one `point_neuron` population mixing `nrn:IntFire2` and `nrn:IntFire4`
   cells whose parameters are `@dynamics:` attributes (NaN where a cell kind lacks one),
   driven by replayed virtual fibres and recurrent excitatory and inhibitory edges.
-* Allen dialect: bmtk's IntFire1 point network (engine.io.allen_point_generator) with
+* Allen dialect: bmtk's IntFire1 point network (engine.generate.allen_point) with
   node types added that name `nrn:IntFire2` / `nrn:IntFire4` and a dynamics_params json.
 
 The engine's cells must carry exactly those parameters, and the spikes must equal those of
@@ -19,9 +19,9 @@ import h5py
 import numpy as np
 import pytest
 
-from engine.io.allen_generator import EXC_TYPE
-from engine.io.allen_point_generator import generate_allen_point_network
-from engine.io.generator_base import NODES_FILE, add_edges, new_circuit, virtual_nodes
+from engine.generate.allen import EXC_TYPE
+from engine.generate.allen_point import generate_allen_point_network
+from engine.generate.base import NODES_FILE, add_edges, new_circuit, virtual_nodes
 from engine.io.sonata_writer import write_json, write_nodes
 from engine.io.spike_file import write_spike_file
 from engine.io.types_csv import write_types_csv

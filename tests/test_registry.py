@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from engine.io import allen_inputs
+from engine.dialects.allen import inputs as allen_inputs
 from engine.stimuli import registry
 from engine.stimuli.base import Stimulus
 

@@ -16,7 +16,7 @@ import libsonata
 import numpy as np
 import pytest
 
-from engine.io.generator import generate_ring
+from engine.generate.networks import generate_ring
 from tests.conftest import REPO, run_cli, run_python
 
 RECORD = REPO / "tests" / "drivers" / "reports_record.py"

@@ -180,7 +180,7 @@ def test_summation_of_clamp_currents_has_the_membrane_sign(tmp_path, mechanisms_
 def test_synapse_report_elements_have_their_own_point_processes(tmp_path, mechanisms_built):
     """Linear synapses sharing a point process would all report its summed conductance:
     the cells of a synapse report get one point process per edge, the others still share."""
-    from engine.io.generator import generate_ei_network
+    from engine.generate.networks import generate_ei_network
 
     circuit = generate_ei_network(tmp_path / "ei", tstop=200.0)
     config = json.loads(circuit.simulation_config.read_text())
@@ -218,7 +218,7 @@ def test_a_long_report_keeps_process_memory_bounded(tmp_path, mechanisms_built):
     """96 MB of report samples: kept whole with the default budget, in 1 MB blocks with a
     small one; the operating system's peak RSS (getrusage, printed in the summary) must
     drop by about the report's size, and the files must be the same."""
-    from engine.io.generator import generate_ei_network
+    from engine.generate.networks import generate_ei_network
 
     circuit = generate_ei_network(tmp_path / "ei", n_exc=160, n_inh=40, n_virtual=100,
                                   tstop=1000.0)  # fmt: skip

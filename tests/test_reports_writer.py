@@ -17,8 +17,8 @@ from pathlib import Path
 import libsonata
 import numpy as np
 
-from engine.io.generator import generate_ring
-from engine.io.generator_base import NODES_FILE, biophysical_nodes
+from engine.generate.base import NODES_FILE, biophysical_nodes
+from engine.generate.networks import generate_ring
 from engine.io.sonata_writer import write_nodes
 from tests.conftest import REPO, cli_env
 from tests.test_reports_sampler import assert_same_files, run_engine

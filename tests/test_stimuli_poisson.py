@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.io.generator_base import add_edges, new_circuit, virtual_nodes, write_configs
+from engine.generate.base import add_edges, new_circuit, virtual_nodes, write_configs
 from engine.io.sonata_writer import write_node_sets, write_nodes
 from tests.drivers.stimuli_common import record
 

@@ -19,7 +19,7 @@ import pytest
 
 from engine.config import load_setup
 from engine.errors import ConfigError
-from engine.io.generator import generate_ring, write_ball_and_stick_swc
+from engine.generate.networks import generate_ring, write_ball_and_stick_swc
 from engine.io.sonata_writer import write_circuit_config, write_nodes, write_simulation_config
 from engine.managers.circuit import open_node_population
 from engine.managers.targets import Target, TargetManager
@@ -255,7 +255,7 @@ COMPARTMENTS_DRIVER = textwrap.dedent(
     from engine.config import load_setup
     from engine.errors import ConfigError
     from engine.logs import setup_logging
-    from engine.managers.points import local_compartment_set_points
+    from engine.managers.cells.points import local_compartment_set_points
     from engine.simulation import RunOptions, Simulation
 
     config, out, name, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]

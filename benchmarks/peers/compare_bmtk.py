@@ -8,7 +8,7 @@ Usage (from the repository root, with the project venv):
   .venv/bin/python benchmarks/peers/compare_bmtk.py list
 
 `run` with no scenario runs them all. Per scenario it writes the circuit under
-`<work>/<scenario>/net` (engine.io.allen_generator, possibly edited afterwards), runs bmtk
+`<work>/<scenario>/net` (engine.generate.allen, possibly edited afterwards), runs bmtk
 bionet in its own venv (`$BMTK_VENV`, default /tmp/bmtkvenv) and sonatasim (in-process,
 or the CLI under MPI), and compares spikes bit for bit, soma-v reports at float32, and the
 built model (sections, segments, parameters, NetCons) from a dump of the NEURON state
@@ -262,8 +262,8 @@ def scenario_circuit(name: str, root: Path):
     sys.path.insert(0, str(REPO))
     import numpy as np
 
-    from engine.io.allen_generator import EXC_EDGE_TYPE, INH_EDGE_TYPE, LGN_EDGE_TYPE
-    from engine.io.allen_generator import generate_allen_network as gen
+    from engine.generate.allen import EXC_EDGE_TYPE, INH_EDGE_TYPE, LGN_EDGE_TYPE
+    from engine.generate.allen import generate_allen_network as gen
 
     iclamp = {"amp": 0.3, "delay": 20.0, "duration": 50.0}
     small = {"n_exc": 2, "n_inh": 1, "n_lgn": 3, "lgn_rate_hz": 10.0, "tstop": 200.0}

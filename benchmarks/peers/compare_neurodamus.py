@@ -39,7 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from engine.io.generator_base import add_edges, new_circuit, poisson_spikes  # noqa: E402
+from engine.generate.base import add_edges, new_circuit, poisson_spikes  # noqa: E402
 from engine.io.sonata_writer import (  # noqa: E402
     write_circuit_config,
     write_node_sets,

@@ -21,7 +21,7 @@ _CALCIUM = {"missing": False, "order": False}
 def _install_calcium_patch() -> None:
     import numpy as np
 
-    from engine.managers import bbp_synapses as bs
+    from engine.managers.synapses import bbp as bs
 
     original = bs.scale_use_by_calcium
 
@@ -51,7 +51,7 @@ def patch_calcium_order() -> None:
 
 def patch_gaba_repick() -> None:
     """tau_r_GABAA = the draw after the one lognormal() itself returns (GABAABHelper.hoc)."""
-    from engine.managers import bbp_synapses as bs
+    from engine.managers.synapses import bbp as bs
 
     def gaba_rise_time(h, keys):
         rng = h.Random()

@@ -1,1 +1,4 @@
-"""Extra `sonatasim` subcommands; each module exports COMMANDS, a list of click commands."""
+"""Extra `sonatasim` subcommands; each module exports COMMANDS, a list of click commands.
+
+May import anything below the CLI (config, managers, io); nothing imports this package but engine.cli.
+"""

@@ -45,11 +45,11 @@ def balance(
     """Plan how the cells of CONFIG are dealt to RANKS ranks; print and save the plan."""
     from engine import simulator
     from engine.config import load_setup
-    from engine.io.morphology import MorphologyLoader
     from engine.logs import setup_logging
     from engine.managers import load_balance
+    from engine.managers.cells.cost import MechanismProbe, estimate_costs
+    from engine.managers.cells.morphology import MorphologyLoader
     from engine.managers.circuit import CircuitManager
-    from engine.managers.cost import MechanismProbe, estimate_costs
     from engine.mechanisms import load_mechanisms
 
     if ranks < 1:

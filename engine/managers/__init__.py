@@ -1,1 +1,4 @@
-"""Managers: each owns one kind of NEURON object (cells, synapses, inputs, recordings)."""
+"""Managers: each owns one kind of NEURON object; circuit, targets, load balance, stimuli, replay, spikes here.
+
+cells/, synapses/ and reports/ group the rest. May import engine.io, engine.config, engine.stimuli, engine.simulator.
+"""

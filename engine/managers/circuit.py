@@ -19,10 +19,10 @@ from engine.compat import population_offsets
 from engine.config import SimulationSetup
 from engine.errors import CircuitError, ConfigError
 from engine.managers import load_balance
-from engine.managers.edges import EdgeManager
-from engine.managers.gap_junctions import GapJunctionManager, create_gap_junctions
-from engine.managers.neuromodulation import NeuromodulationManager, report_unlinked
-from engine.managers.nodes import NodeManager, make_node_manager
+from engine.managers.cells.nodes import NodeManager, make_node_manager
+from engine.managers.synapses.edges import EdgeManager
+from engine.managers.synapses.gap_junctions import GapJunctionManager, create_gap_junctions
+from engine.managers.synapses.neuromodulation import NeuromodulationManager, report_unlinked
 from engine.managers.targets import Target, TargetManager
 
 log = logging.getLogger("sonatasim")
@@ -147,7 +147,7 @@ class CircuitManager:
         self, cells: dict[str, np.ndarray], context: BuildContext, mode: str
     ) -> load_balance.PlanOutcome:
         """The load-balance plan, computed (or read from the cache) on rank 0, broadcast."""
-        from engine.managers.cost import MechanismProbe, estimate_costs
+        from engine.managers.cells.cost import MechanismProbe, estimate_costs
 
         outcome = None
         if self.sim.is_root:
@@ -227,7 +227,7 @@ class CircuitManager:
 
     def _synapse_report_cells(self) -> dict[str, frozenset[int]]:
         """Per population, the node ids of synapse reports (each synapse is one element)."""
-        from engine.managers.report_spec import parse_reports
+        from engine.managers.reports.spec import parse_reports
 
         found: dict[str, set[int]] = {}
         for spec in parse_reports(self.setup):

@@ -184,7 +184,7 @@ def _file_stamp(path: Path | None) -> list[Any]:
 
 def cache_key(setup: Any, cells: dict[str, np.ndarray], nranks: int) -> str:
     """Digest of what a whole-cell plan depends on: circuit files, simulated ids, ranks."""
-    from engine.managers.cost import COST_MODEL
+    from engine.managers.cells.cost import COST_MODEL
 
     stamps: list[Any] = [PLAN_FORMAT, COST_MODEL, nranks, setup.node_set]
     stamps.append(_file_stamp(setup.circuit_config_path))

@@ -159,7 +159,7 @@ class ModificationManager:
         return changed
 
     def _on_compartments(self, circuit: Any, modification: Modification) -> int:
-        from engine.managers.points import local_compartment_set_points
+        from engine.managers.cells.points import local_compartment_set_points
 
         key = f"conditions.modifications[{modification.name}].compartment_set"
         if modification.compartment_set is None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.errors import ConfigError, UserError
 from engine.io.spike_file import read_spike_file
-from engine.managers.synapse_models import NETCON_REPLAY
+from engine.managers.synapses.base import NETCON_REPLAY
 
 log = logging.getLogger("sonatasim")
 

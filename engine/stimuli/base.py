@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.managers import points as points_module
+from engine.managers.cells import points as points_module
 from engine.stimuli.sources import Injection
 
 log = logging.getLogger("sonatasim")

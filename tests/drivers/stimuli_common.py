@@ -14,8 +14,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from engine.io.generator import GeneratedCircuit, generate_ring
-from engine.io.templates import PASSIVE, write_template
+from engine.generate.networks import GeneratedCircuit, generate_ring
+from engine.generate.templates import PASSIVE, write_template
 from tests.conftest import REPO, run_python
 
 RECORD = REPO / "tests" / "drivers" / "stimuli_record.py"

@@ -1,7 +1,7 @@
 """Plain NEURON, no engine: the generated ring built by hand, for comparison tests.
 
 Usage: plain_ring.py {point|biophysical|passive} N_CELLS OUT.npz [TSTOP]
-Cells: IntFire1 (tau 10, refrac 2), or the ball-and-stick of engine.io.templates written
+Cells: IntFire1 (tau 10, refrac 2), or the ball-and-stick of engine.generate.templates written
 out by hand (3-point soma as a 20 um sphere, 200 um dendrite, pas everywhere, hh in soma).
 One input spike at 5 ms reaches cell 0 after the 5 ms edge delay; cell i excites i+1.
 """

@@ -20,8 +20,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from engine.generate.templates import write_ball_and_stick_swc
 from engine.io.sonata_writer import write_edges, write_json, write_nodes
-from engine.io.templates import write_ball_and_stick_swc
 from engine.io.types_csv import write_types_csv
 
 EXC_TYPE, INH_TYPE, LGN_TYPE = 100, 101, 200
@@ -112,7 +112,7 @@ def generate_allen_network(
 
     With `preselected=False` edges carry `nsyns` (1-3) and no location: synapses are placed
     by the edge types' target_sections / distance_range (needs edges.py to call
-    engine.managers.allen_synapses).
+    engine.managers.synapses.allen).
     """
     root = Path(root).resolve()
     net, comp = root / "network", root / "components"

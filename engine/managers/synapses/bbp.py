@@ -18,10 +18,11 @@ import numpy as np
 
 from engine.compat import population_hash_id
 from engine.errors import CircuitError
-from engine.managers.synapse_models import (
+from engine.managers.synapses.base import (
     NETCON_PRESYNAPTIC,
     ModelContext,
     SynapseModel,
+    scale_use_by_calcium,
 )
 
 log = logging.getLogger("sonatasim")
@@ -50,17 +51,6 @@ def set_global_index(h: Any, seed: int) -> None:
     if _global_index != seed:
         h.Random().Random123_globalindex(int(seed))
         _global_index = int(seed)
-
-
-def scale_use_by_calcium(use: np.ndarray, hill: np.ndarray, calcium: float) -> np.ndarray:
-    """U scaled for extracellular calcium by the synapse's Hill coefficient (compat §3.4).
-
-    The factor ((K^4 + 16) / 16 * Ca^4) / (K^4 + Ca^4) is evaluated first and in this
-    order, as neurodamus does, so U is the same to the last bit.
-    """
-    k4 = hill.astype(np.float64) ** 4
-    ca4 = float(calcium) ** 4
-    return use * ((k4 + 16.0) / 16.0 * ca4 / (k4 + ca4))
 
 
 def stream_keys(

@@ -2,7 +2,7 @@
 
 Used by tests, benchmarks and the example configs shipped in `configs/`. Every generated
 directory holds only relative paths, so it can be moved. Run
-`python -m engine.io.generator example configs/example` to rewrite the shipped examples.
+`python -m engine.generate.networks example configs/example` to rewrite the shipped examples.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.generator_base import (
+from engine.generate.base import (
     EXC_SYN_TYPE,
     INH_SYN_TYPE,
     NODES_FILE,
@@ -27,9 +27,9 @@ from engine.io.generator_base import (
     write_cell_files,
     write_configs,
 )
+from engine.generate.templates import write_ball_and_stick_swc, write_template
 from engine.io.sonata_writer import write_json, write_node_sets, write_nodes
 from engine.io.spike_file import write_spike_file
-from engine.io.templates import write_ball_and_stick_swc, write_template
 
 __all__ = [
     "GeneratedCircuit",
@@ -328,6 +328,6 @@ def _add_soma_report(simulation_config: Path, node_set: str, dt: float) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "example":
-        sys.exit("usage: python -m engine.io.generator example configs/example")
+        sys.exit("usage: python -m engine.generate.networks example configs/example")
     for generated in write_examples(sys.argv[2]):
         print(f"wrote {generated.simulation_config}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.generator_base import (
+from engine.generate.base import (
     EXC_SYN_TYPE,
     MORPH_DIR,
     NODES_FILE,
@@ -21,9 +21,9 @@ from engine.io.generator_base import (
     virtual_nodes,
     write_configs,
 )
+from engine.generate.templates import write_ball_and_stick_swc, write_template
 from engine.io.sonata_writer import write_node_sets, write_nodes
 from engine.io.spike_file import write_spike_file
-from engine.io.templates import write_ball_and_stick_swc, write_template
 
 TEMPLATE = "HetCell"
 SIZES = 25  # distinct morphologies, dendrites of 1 to 499 segments (log-spaced)

@@ -45,7 +45,7 @@ def open_reader(path: Path, population: str, types_file: str | None, edges: bool
     """An AttributeReader over one population with its types CSV merged."""
     import libsonata
 
-    from engine.managers.attributes import AttributeReader, TypesSource
+    from engine.io.attributes import AttributeReader, TypesSource
 
     storage_class = libsonata.EdgeStorage if edges else libsonata.NodeStorage
     try:

@@ -16,20 +16,15 @@ import numpy as np
 from engine.compat import round_delays, synapse_ids_per_target
 from engine.config import EdgePopulationInfo
 from engine.errors import CircuitError
+from engine.io.attributes import AttributeReader, selection
 from engine.io.edge_index import edge_selection
-from engine.managers import allen_synapses
-from engine.managers.attributes import AttributeReader, selection
-from engine.managers.cells import clamp_x
-from engine.managers.nodes import NodeManager
-from engine.managers.overrides import EdgeOverrides
-from engine.managers.overrides import resolve_active as resolve_overrides
-from engine.managers.synapse_models import (
-    NETCON_PRESYNAPTIC,
-    ModelContext,
-    SynapseModel,
-    artificial_weights,
-    choose_synapse_model,
-)
+from engine.managers.cells.cell import clamp_x
+from engine.managers.cells.nodes import NodeManager
+from engine.managers.synapses import allen as allen_synapses
+from engine.managers.synapses.base import NETCON_PRESYNAPTIC, ModelContext, SynapseModel
+from engine.managers.synapses.models import artificial_weights, choose_synapse_model
+from engine.managers.synapses.overrides import EdgeOverrides
+from engine.managers.synapses.overrides import resolve_active as resolve_overrides
 
 log = logging.getLogger("sonatasim")
 

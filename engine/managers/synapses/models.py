@@ -16,57 +16,14 @@ from typing import Any
 import numpy as np
 
 from engine.errors import CircuitError, ConfigError
-from engine.managers import glusynapse
+from engine.managers.synapses import bbp as bbp_synapses
+from engine.managers.synapses import glusynapse
+from engine.managers.synapses.base import NETCON_PRESYNAPTIC, ModelContext, SynapseModel
 
 DEFAULT_SYNAPSE = "SonataExp2Syn"
 INHIBITORY_REVERSAL = -80.0
 EXCITATORY_REVERSAL = 0.0
 NS_TO_US = 1e-3
-
-# NetCon kinds, as neurodamus numbers them (weight slot `nc_type_param` of BBP mechanisms).
-NETCON_PRESYNAPTIC, NETCON_MINI, NETCON_REPLAY = 0, 1, 2
-
-
-@dataclass
-class ModelContext:
-    """What a model factory may read: the edge manager, the local edges and the settings."""
-
-    edges_manager: Any
-    selection: Any  # libsonata Selection of the local edges
-    local: Any  # LocalEdges
-    settings: Any  # SimulationSetup
-
-    @property
-    def n(self) -> int:
-        return len(self.local)
-
-    def optional(self, name: str, default: float) -> np.ndarray:
-        return self.edges_manager.optional_attribute(name, self.selection, default, self.n)
-
-    def has(self, name: str) -> bool:
-        return bool(self.edges_manager.has_attribute(name))
-
-    def read(self, name: str) -> np.ndarray:
-        return self.edges_manager.attribute(name, self.selection)
-
-
-@dataclass
-class SynapseModel:
-    """Base model: NetCon weight[0] = `weights[i]`; subclasses create the point process."""
-
-    weights: np.ndarray
-
-    weight_unit = "uS"  # of `weights`; BBP models carry nS (their gmax turns nS into uS)
-
-    def create(self, h: Any, segment: Any, i: int) -> Any:
-        raise NotImplementedError
-
-    def share_groups(self) -> np.ndarray | None:
-        """Per edge, an id equal for edges whose parameters match (linear models only)."""
-        return None
-
-    def configure_netcon(self, netcon: Any, i: int, kind: int = NETCON_PRESYNAPTIC) -> None:
-        netcon.weight[0] = float(self.weights[i])
 
 
 @dataclass
@@ -154,8 +111,6 @@ def _template_of(ctx: ModelContext) -> str | None:
 
 def choose_synapse_model(ctx: ModelContext) -> SynapseModel:
     """Edge `model_template` first, then BBP attributes (u_syn, ...), else SonataExp2Syn."""
-    from engine.managers import bbp_synapses
-
     template = _template_of(ctx)
     if template is None:
         if bbp_synapses.has_bbp_attributes(ctx):

@@ -1,6 +1,6 @@
 """Shared pieces of the circuit generators: the result record, file layout and writers.
 
-Split from `engine.io.generator` to keep files short; import from there.
+Split from `engine.generate.networks` to keep files short; import from there.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.generate.templates import HH_CELSIUS, write_ball_and_stick_swc, write_template
 from engine.io.sonata_writer import (
     write_circuit_config,
     write_edges,
     write_simulation_config,
 )
-from engine.io.templates import HH_CELSIUS, write_ball_and_stick_swc, write_template
 
 MORPHOLOGY = "ball_stick"
 MORPH_DIR, TEMPLATE_DIR = "morphologies", "templates"

@@ -59,7 +59,7 @@ class BiophysicalCell:
         """
         if all(section is not None for section in self.sections):
             return self.sections
-        from engine.managers.templates import block_sections
+        from engine.managers.cells.templates import block_sections
 
         return block_sections(self.hoc)
 

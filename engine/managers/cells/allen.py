@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import CircuitError
-from engine.managers.cells import BiophysicalCell
+from engine.managers.cells.cell import BiophysicalCell
 
 TEMPLATE = "SonatasimBiophys1"
 TEMPLATE_TEXT = f"""

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import ConfigError
+from engine.managers.synapses.base import scale_use_by_calcium
 
 MECHANISM = "GluSynapse"
 NEEDED = (
@@ -41,8 +42,6 @@ RENAMED |= {"theta_p": "theta_p_GB"}
 
 def glusynapse_parameters(ctx: Any, h: Any, label: str, key: str) -> dict[str, np.ndarray]:
     """GluSynapse's parameters for the local edges of `ctx` (see the module docstring)."""
-    from engine.managers.bbp_synapses import scale_use_by_calcium
-
     missing = [name for name in NEEDED if not ctx.has(name)]
     if missing:
         raise ConfigError(

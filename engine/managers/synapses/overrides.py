@@ -16,7 +16,7 @@ decided for its local edges; blocks apply in file order, later ones refining ear
   It acts on presynaptic and replay NetCons (neurodamus changes presynaptic ones only).
 * `neuromodulation_strength` / `neuromodulation_dtc`: the last matching block that sets
   them replaces the edges' `neuromod_strength` / `neuromod_dtc` on neuromodulatory edge
-  populations (engine/managers/neuromodulation.py); chemical edges ignore them.
+  populations (engine/managers/synapses/neuromodulation.py); chemical edges ignore them.
 
 What `modoverride: X` does (synapse_models.mod_override_model): the edges get point process
 X, which must be compiled (NEURON's own, ours, or a .mod in the circuit's mechanisms_dir).
@@ -26,7 +26,7 @@ absolute values; n_rrp_vesicles -> Nrrp when >= 0), synapseID and conductance; s
 GluSynapse's ids (gid + 1, 100000 + synapse id, synapse_seed + 200) when it has one; its
 `nc_type_param_X` slot for minis and replay. NetCon weight: the edge's conductance x weight
 (nS, turned into uS for NEURON's Exp2Syn/ExpSyn). `modoverride: GluSynapse` also gets
-neurodamus' GluSynapseHelper mapping (engine/managers/glusynapse.py: Use_d_TM -> Use_d,
+neurodamus' GluSynapseHelper mapping (engine/managers/synapses/glusynapse.py: Use_d_TM -> Use_d,
 potentiated or depressed start, calcium scaling of Use_d/Use_p); other hoc helpers'
 renames are not reproduced.
 
@@ -166,7 +166,7 @@ class EdgeOverrides:
 
     def finish_netcon(self, netcon: Any, i: int, kind: int, unscaled: float) -> None:
         """Scale a NetCon the model configured; remember it if a delayed block wants it."""
-        from engine.managers.synapse_models import NETCON_MINI
+        from engine.managers.synapses.base import NETCON_MINI
 
         netcon.weight[0] = unscaled * float(self.factors[i])
         if kind != NETCON_MINI and self.later[i]:
@@ -174,7 +174,7 @@ class EdgeOverrides:
 
     def wrap_model(self, ctx: Any, model: Any) -> Any:
         """The circuit's model, or one that also knows modoverride mechanisms and sets."""
-        from engine.managers.synapse_models import OverriddenModel, mod_override_model
+        from engine.managers.synapses.models import OverriddenModel, mod_override_model
 
         if not self.mechanisms.any() and not self.configure.any():
             return model

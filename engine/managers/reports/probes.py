@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.managers import points as points_module
-from engine.managers.points import TargetPoint
-from engine.managers.report_spec import ReportSpec, Variable
+from engine.managers.cells import points as points_module
+from engine.managers.cells.points import TargetPoint
+from engine.managers.reports.spec import ReportSpec, Variable
 
 log = logging.getLogger("sonatasim")
 

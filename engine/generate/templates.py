@@ -57,7 +57,7 @@ def write_ball_and_stick_swc(
             rows.append(
                 (sample, SWC_AXON, float(x), 0.0, 0.0, axon_diam / 2, 1 if i == 0 else sample - 1)
             )
-    lines = ["# ball-and-stick neuron written by sonatasim (engine.io.templates)"]
+    lines = ["# ball-and-stick neuron written by sonatasim (engine.generate.templates)"]
     lines += [f"{i} {t} {x:.4f} {y:.4f} {z:.4f} {rad:.4f} {p}" for i, t, x, y, z, rad, p in rows]
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")

@@ -38,8 +38,8 @@ from engine.io.report_writer import (
     TimeAxis,
     write_failed,
 )
-from engine.managers.report_probes import CellProbes
-from engine.managers.report_spec import ReportSpec
+from engine.managers.reports.probes import CellProbes
+from engine.managers.reports.spec import ReportSpec
 
 log = logging.getLogger("sonatasim")
 

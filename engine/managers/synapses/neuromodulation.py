@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from engine.errors import CircuitError
-from engine.managers.attributes import selection
-from engine.managers.edges import EdgeManager
-from engine.managers.overrides import resolve_active as resolve_overrides
-from engine.managers.synapse_models import NETCON_PRESYNAPTIC
+from engine.io.attributes import selection
+from engine.managers.synapses.base import NETCON_PRESYNAPTIC
+from engine.managers.synapses.edges import EdgeManager
+from engine.managers.synapses.overrides import resolve_active as resolve_overrides
 
 log = logging.getLogger("sonatasim")
 

@@ -2,7 +2,7 @@
 
 bmtk puts an IClamp at `getattr(cell.hobj, section_name)[section_index](section_dist)`,
 after model processing. For `ctdb:Biophys1` cells the engine knows which SONATA section id
-that is without building anything (engine/managers/allen_cells.py): soma 0, then the
+that is without building anything (engine/managers/cells/allen.py): soma 0, then the
 morphology's sections in file order, arrays by type (dend = basal and other types, apic,
 axon), and, when model_processing replaced the axon, without the axon and with the two
 stubs axon[0], axon[1] last. So the translator writes one compartment set per population
@@ -102,7 +102,7 @@ def placer(
 ) -> Callable[[str, tuple, str], list[str]]:
     """For the translator: place(input name, location, node set) -> compartment set names,
     the sets themselves collected in `sink` (written to compartment_sets.json)."""
-    from engine.io.allen_inputs import node_set_members
+    from engine.dialects.allen.inputs import node_set_members
 
     def place(name: str, where: tuple, node_set: str) -> list[str]:
         members = node_set_members(node_set, node_sets, readers)

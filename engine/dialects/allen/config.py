@@ -262,8 +262,9 @@ def translate(
 ) -> AllenTranslation:
     """Write the SONATA-dialect configs; `allen_simulation`: the simulation config itself
     (not only its circuit) is bmtk-style, so bmtk's run defaults apply."""
-    from engine.io import allen_iclamp, allen_inputs
-    from engine.io.allen_circuit import translate_circuit
+    from engine.dialects.allen import iclamp as allen_iclamp
+    from engine.dialects.allen import inputs as allen_inputs
+    from engine.dialects.allen.circuit import translate_circuit
     from engine.io.sonata_writer import write_json
 
     path = Path(path).resolve()

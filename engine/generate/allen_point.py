@@ -1,4 +1,4 @@
-"""bmtk's IntFire1 point network in the Allen layout (see engine.io.allen_generator)."""
+"""bmtk's IntFire1 point network in the Allen layout (see engine.generate.allen)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.allen_generator import (
+from engine.generate.allen import (
     EXC_EDGE_TYPE,
     EXC_TYPE,
     INH_EDGE_TYPE,
@@ -34,7 +34,7 @@ def generate_allen_point_network(
     """bmtk's IntFire1 network: `nrn:IntFire1` point_process cells, json tau/refrac in
     seconds, synapse json with `sign`, `nsyns` per edge. With `inhibitory`, half the
     recurrent edges use sign -1 and nsyns 2 (weights syn_weight*sign*nsyns need edges.py
-    to call engine.managers.allen_synapses)."""
+    to call engine.managers.synapses.allen)."""
     root = Path(root).resolve()
     net, comp = root / "network", root / "components"
     rng = np.random.default_rng(seed)

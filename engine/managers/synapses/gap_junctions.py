@@ -27,8 +27,8 @@ import numpy as np
 
 from engine.config import EdgePopulationInfo
 from engine.errors import CircuitError
+from engine.io.attributes import AttributeReader
 from engine.io.edge_index import edge_selection
-from engine.managers.attributes import AttributeReader
 
 log = logging.getLogger("sonatasim")
 

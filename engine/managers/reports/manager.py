@@ -22,9 +22,9 @@ from typing import Any
 from engine.errors import ConfigError
 from engine.io.atomic import temporary_name
 from engine.io.report_writer import FilePart, assemble_report
-from engine.managers.report_probes import build_probes
-from engine.managers.report_recorder import ReportRecorder
-from engine.managers.report_spec import ReportSpec, parse_reports
+from engine.managers.reports.probes import build_probes
+from engine.managers.reports.recorder import ReportRecorder
+from engine.managers.reports.spec import ReportSpec, parse_reports
 
 log = logging.getLogger("sonatasim")
 

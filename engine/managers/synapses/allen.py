@@ -159,7 +159,7 @@ def segment_candidates(h: Any, cell: Any, kinds: frozenset[str], low: float, hig
     soma(0) and l its length; it is a candidate when that span overlaps [low, high], with
     weight l x the overlapped fraction.
     """
-    from engine.managers.allen_cells import section_type
+    from engine.managers.cells.allen import section_type
 
     origin = cell.sections[0](0)
     ids, xs, weights = [], [], []

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from engine.compat import population_hash_id
-from engine.managers.attributes import selection
-from engine.managers.synapse_models import NETCON_MINI
+from engine.io.attributes import selection
+from engine.managers.synapses.base import NETCON_MINI
 
 log = logging.getLogger("sonatasim")
 
@@ -119,7 +119,7 @@ class SpontaneousMinis:
         return columns[0], columns[1]
 
     def _create_on(self, manager: Any, wanted: np.ndarray, rates: np.ndarray) -> None:
-        from engine.managers.bbp_synapses import set_global_index
+        from engine.managers.synapses.bbp import set_global_index
 
         h, run = self.sim.h, self.setup.run
         set_global_index(h, int(run.random_seed))

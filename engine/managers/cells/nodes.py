@@ -14,10 +14,10 @@ import numpy as np
 
 from engine.config import NodePopulationInfo
 from engine.errors import CircuitError
-from engine.managers import allen_cells
-from engine.managers.attributes import AttributeReader, find_model_file, selection  # noqa: F401
-from engine.managers.cells import ArtificialCell, BiophysicalCell
-from engine.managers.templates import instantiate_hoc_cell, load_template, template_file
+from engine.io.attributes import AttributeReader, find_model_file, selection  # noqa: F401
+from engine.managers.cells import allen as allen_cells
+from engine.managers.cells.cell import ArtificialCell, BiophysicalCell
+from engine.managers.cells.templates import instantiate_hoc_cell, load_template, template_file
 
 log = logging.getLogger("sonatasim")
 
