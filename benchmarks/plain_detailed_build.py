@@ -7,7 +7,7 @@ edges.h5, simulation_config.json) with json and h5py, and builds it with Python 
 
 * cells: `h.DetailedCell(node_id, morphologies_dir, file)`, the same hoc template as the
   engine, so its sections are created by the engine's morphio loader
-  (`engine.io.morphology.MorphologyLoader`, installed as hoc's `sonatasim_morphology`; the
+  (`engine.managers.cells.morphology.MorphologyLoader`, installed as hoc's `sonatasim_morphology`; the
   template calls it from init()); the section of SONATA id k is element k of the list the
   loader returns for the cell. Then `pc.set_gid2node`, a NetCon on soma(1) as spike
   detector and `pc.cell`, as every NEURON network script does.
