@@ -1,4 +1,4 @@
-"""Synapses: edge managers, synapse models (base, BBP, GluSynapse, Allen), gap junctions, neuromodulation, minis, overrides.
+"""Synapses: edges, synapse models (base, generic, BBP, GluSynapse, Allen), gap junctions, neuromodulation, minis, overrides.
 
-May import engine.managers.cells, engine.io, engine.config; not reports.
+May import managers.cells, engine.io, engine.config and the base modules (errors, compat, statements, mechanisms, simulator).
 """
