@@ -13,5 +13,5 @@ Every input module libsonata 0.2.2 parses, except synapse_replay (engine.manager
 
 Shared pieces: base (context, checks, targets, per-cell values), sources (waveforms and
 electrodes), random_streams (Random123 keys), registry.
-May import engine.errors, engine.managers.cells.points and engine.simulator; not the other managers.
+May import engine.errors and engine.managers.cells.points (target points); not the other managers.
 """
