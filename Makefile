@@ -35,12 +35,17 @@ benchmark: $(STAMP)
 # Same circuits through neurodamus 4.2.9 and bmtk 1.2.0 (each in its own venv under .peers/,
 # from PyPI); prints a line per scenario (benchmarks/peers/README*.md). Not part of `make test`.
 PEERS := $(CURDIR)/.peers
+# work folders of this checkout (two checkouts running `make peers` never share one)
+PEERS_WORK := $(CURDIR)/.peers-work
 peers: $(STAMP)
 	test -x $(PEERS)/neurodamus/bin/python || ($(PYTHON) -m venv $(PEERS)/neurodamus && \
 		$(PEERS)/neurodamus/bin/pip install --quiet neurodamus==4.2.9 neuron==9.0.2)
-	$(BIN)/python benchmarks/peers/compare_neurodamus.py --nd-venv $(PEERS)/neurodamus
-	BMTK_VENV=$(PEERS)/bmtk $(BIN)/python benchmarks/peers/compare_bmtk.py setup
-	BMTK_VENV=$(PEERS)/bmtk $(BIN)/python benchmarks/peers/compare_bmtk.py run
+	$(BIN)/python benchmarks/peers/compare_neurodamus.py --nd-venv $(PEERS)/neurodamus \
+		--workdir $(PEERS_WORK)/neurodamus
+	BMTK_PEER_WORK=$(PEERS_WORK)/bmtk BMTK_VENV=$(PEERS)/bmtk \
+		$(BIN)/python benchmarks/peers/compare_bmtk.py setup
+	BMTK_PEER_WORK=$(PEERS_WORK)/bmtk BMTK_VENV=$(PEERS)/bmtk \
+		$(BIN)/python benchmarks/peers/compare_bmtk.py run
 
 clean:
-	rm -rf $(VENV) $(PEERS) build *.egg-info
+	rm -rf $(VENV) $(PEERS) $(PEERS_WORK) build *.egg-info

@@ -5,8 +5,9 @@ Usage: python benchmarks/bench_detailed_build.py [--cells 200] [--virtual 1000]
            [--workdir DIR] [--repeat 3]
 
 1. Generates WORKDIR/circuit: `--cells` biophysical nodes (population `detailed`) whose
-   morphologies cycle over the real .asc/.swc files of /work/shared/data/morphologies (read
-   from there: the circuit config's morphologies_dir points at that folder), our own
+   morphologies cycle over the real .asc/.swc files of ../shared/data/morphologies (read
+   from there: the circuit config's morphologies_dir points at that folder; found through
+   tests/conftest.shared_path, the benchmark stops with a message without it), our own
    template `DetailedCell` (engine.generate.templates, sections built by the engine's morphio
    loader), a virtual population `input` and two chemical edge populations with random
    afferent_section_id (any of the target's sections, soma included) and
@@ -37,7 +38,10 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SHARED_MORPHOLOGIES = Path("/work/shared/data/morphologies")
+sys.path.insert(0, str(REPO))
+from tests.conftest import shared_path  # noqa: E402
+
+SHARED_MORPHOLOGIES = shared_path("morphologies")
 # (attribute value, file): swc names go without extension (the engine adds .swc)
 MORPHOLOGIES = (
     ("C060114A7.asc", "C060114A7.asc"),
@@ -253,6 +257,8 @@ CLOSE = ("sum_syn_area", "sum_syn_x", "sum_tau_d", "sum_e")
 
 def main() -> None:
     args = parse_args()
+    if SHARED_MORPHOLOGIES is None:
+        sys.exit("bench_detailed_build.py needs the real morphologies of ../shared/data")
     if args.child:
         child(args.child[0], args.child[1] == "1")
         return

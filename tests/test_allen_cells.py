@@ -19,7 +19,7 @@ import pytest
 
 from engine.generate.allen import cell_json, generate_allen_network
 from engine.io.types_csv import write_types_csv
-from tests.conftest import MORPHOLOGIES, REPO, cli_env, run_python
+from tests.conftest import REPO, cli_env, morphology_file, run_python
 
 PLAIN = REPO / "tests" / "reference" / "plain_allen.py"
 
@@ -97,13 +97,15 @@ def allactive_json() -> dict:
 @pytest.mark.parametrize(
     "morphology,dL",
     [
+        ("gen:allen_spiny.swc", 20.0),
+        ("gen:allen_aspiny.swc", 30.0),
         ("Scnn1a_473845048_m.swc", 20.0),
         ("Rorb_325404214_m.swc", 10.0),
         ("Pvalb_469628681_m.swc", 30.0),
     ],
 )
 def test_biophys1_cells_match_a_plain_neuron_build(tmp_path, morphology, dL):
-    swc = MORPHOLOGIES / morphology
+    swc = morphology_file(morphology, tmp_path / "morphologies")
     circuit = generate_allen_network(
         tmp_path / "net", n_exc=1, n_inh=1, n_lgn=1, morphology=swc, dL=dL
     )

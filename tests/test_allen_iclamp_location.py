@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from engine.generate.allen import generate_allen_network
-from tests.conftest import MORPHOLOGIES, REPO, run_python
+from tests.conftest import REPO, morphology_file, run_python
 
 SITES = REPO / "tests" / "drivers" / "injection_sites.py"
 
@@ -23,7 +23,7 @@ SITES = REPO / "tests" / "drivers" / "injection_sites.py"
 def test_iclamps_sit_where_bmtk_puts_them(tmp_path, mechanisms_built, ranks):
     circuit = generate_allen_network(
         tmp_path / "net", n_exc=3, n_inh=1, n_lgn=1,
-        morphology=MORPHOLOGIES / "Rorb_325404214_m.swc", tstop=20.0,
+        morphology=morphology_file("gen:allen_spiny.swc", tmp_path), tstop=20.0,
     )  # fmt: skip
     config = json.loads(circuit.simulation_config.read_text())
     clamp = {"input_type": "current_clamp", "module": "IClamp", "node_set": "cortex",

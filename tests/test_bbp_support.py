@@ -3,8 +3,11 @@
 * `template_text`: our own BBP-style hoc emodel template. It reads its morphology with
   NEURON's Import3d, writes the section index into v(0.0001) (`nSecAll`), replaces the
   axon by two 30 um sections and takes extra constructor arguments.
-* `write_bbp_circuit`: a mini circuit of such cells on a shared morphology, with BBP
-  edge attributes, driven by replayed virtual fibres.
+* `write_bbp_circuit`: a mini circuit of such cells with BBP edge attributes, driven by
+  replayed virtual fibres. Its morphologies are generated and laid out as OBI releases
+  are: long dotted names without extension (`..._Scale_x1.000_y0.950_z1.000_-_Clone_1`),
+  one directory per format (swc, `alternate_morphologies` neurolucida-asc and h5v1), one
+  cell's files spelled `.ASC`/`.SWC`/`.H5`.
 * `write_gap_circuit`: two ball-and-stick cells coupled by a gap junction.
 The engine driver that runs these circuits is tests/test_bbp_driver.py.
 """
@@ -25,6 +28,11 @@ from engine.generate.base import (
     virtual_nodes,
     write_cell_files,
 )
+from engine.generate.morphologies import (
+    obi_morphology_name,
+    synthetic_cell,
+    write_obi_morphologies,
+)
 from engine.io.sonata_writer import (
     write_circuit_config,
     write_node_sets,
@@ -33,9 +41,17 @@ from engine.io.sonata_writer import (
 )
 from engine.io.spike_file import write_spike_file
 
-MORPHOLOGIES = Path(__file__).resolve().parents[2] / "shared" / "data" / "morphologies"
-MORPHOLOGY = "C060114A7"  # soma 1, axon 128, dend 66, apic 130 sections (Import3d order)
+# Every generated cell has soma 1, axon 128, dend 66, apic 130 sections (Import3d order).
 N_SOMA, N_AXON, N_DEND, N_APIC = 1, 128, 66, 130
+# cells 0 and 1 share a morphology (as clones do); cell 2's name is 180 characters long;
+# cell 3's files are spelled with upper-case extensions
+MORPHOLOGIES = [
+    obi_morphology_name(0),
+    obi_morphology_name(0),
+    obi_morphology_name(1, length=180),
+    obi_morphology_name(2),
+]
+UPPER_CASE = frozenset({MORPHOLOGIES[3]})
 FIRST_DEND = N_SOMA + N_AXON
 FIRST_APIC = FIRST_DEND + N_DEND
 # Node templates: 0, 1 need @dynamics attributes; 2 takes the single 0; 3 has no index.
@@ -97,7 +113,7 @@ proc load_morphology() {{ localobj reader, gui, strings
     strdef path
     sprint(path, "%s/%s", $s1, $s2)
     strings = new StringFunctions()
-    if (strings.substr($s2, ".asc") >= 0) {{
+    if (strings.substr($s2, ".asc") >= 0 || strings.substr($s2, ".ASC") >= 0) {{
         reader = new Import3d_Neurolucida3()
     }} else {{
         reader = new Import3d_SWC_read()
@@ -202,7 +218,7 @@ def write_bbp_circuit(root: str | Path, *, n_fibres: int = 8, seed: int = 5) -> 
     attrs = {
         "model_type": np.full(n, "biophysical", dtype=object),
         "model_template": np.array([f"hoc:{t}" for t in TEMPLATES], dtype=object),
-        "morphology": np.full(n, MORPHOLOGY, dtype=object),
+        "morphology": np.array(MORPHOLOGIES, dtype=object),
     }
     dynamics = {"AIS_scaler": np.array([1.0, 2.0, 1.0, 1.0]), "soma_scaler": np.full(n, 1.5)}
     write_nodes(circuit.root / NODES_FILE, "cortex", attrs, dynamics=dynamics)
@@ -221,9 +237,9 @@ def write_bbp_circuit(root: str | Path, *, n_fibres: int = 8, seed: int = 5) -> 
               _bbp_attributes(rng, tgt.size, syn_type, with_optional=False))  # fmt: skip
     circuit.input_spikes = {"thalamus": poisson_spikes(n_fibres, 40.0, RUN["tstop"], rng)}
     write_spike_file(circuit.spike_file, circuit.input_spikes)
+    cells = {name: synthetic_cell(seed=k) for k, name in enumerate(dict.fromkeys(MORPHOLOGIES))}
     components = {
-        "morphologies_dir": str(MORPHOLOGIES),
-        "alternate_morphologies": {"neurolucida-asc": str(MORPHOLOGIES)},
+        **write_obi_morphologies(circuit.root / "morphologies", cells, upper_case=UPPER_CASE),
         "biophysical_neuron_models_dir": str(models),
     }
     node_types = {"cortex": "biophysical", "thalamus": "virtual"}

@@ -19,10 +19,10 @@ import numpy as np
 
 from engine.generate.allen import generate_allen_network
 from engine.io.types_csv import write_types_csv
-from tests.conftest import MORPHOLOGIES, REPO, run_cli, run_python
+from tests.conftest import REPO, morphology_file, run_cli, run_python
 
 PLAIN = REPO / "tests" / "reference" / "plain_bmtk_hoc.py"
-MORPHOLOGY = "Rorb_325404214_m.swc"
+MORPHOLOGY = "gen:allen_spiny.swc"
 ICLAMP = {"amp": 0.25, "delay": 20.0, "duration": 60.0}
 DL, TSTOP, DT = 15.0, 120.0, 0.025
 TEMPLATE = """
@@ -57,7 +57,7 @@ endtemplate BmtkSwcCell
 
 
 def test_bmtk_hoc_templates_match_a_plain_neuron_build(tmp_path, mechanisms_built):
-    swc = MORPHOLOGIES / MORPHOLOGY
+    swc = morphology_file(MORPHOLOGY, tmp_path)
     circuit = generate_allen_network(
         tmp_path / "net", n_exc=2, n_inh=1, n_lgn=1, morphology=swc, dL=DL, tstop=TSTOP,
         iclamp=ICLAMP,

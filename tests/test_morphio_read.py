@@ -2,7 +2,8 @@
 templates do; neurodamus defines that proc in its MorphIO.hoc, and so does the engine).
 
 The BBP-style test template, with its morphology loading replaced by `morphio_read`, is run
-on C060114A7.h5; the same cell from C060114A7.asc goes through NEURON's Import3d in the
+on the circuit's h5v1 morphologies (generated; long dotted names, one spelled `.H5`); the
+same cells from the neurolucida-asc directory go through NEURON's Import3d in the
 original template. Both index their sections and replace the axon themselves. Independent
 checks: every dendritic and apical section's length equals morphio's path length of that
 section in the file (the lengths NEURON reports are computed from the 3-d points it got);
@@ -12,21 +13,21 @@ and the two formats of the same cell give the same spikes and soma voltage.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-import h5py
 import morphio
 import numpy as np
 import pytest
 
-from tests.conftest import MORPHOLOGIES, REPO, run_python
-from tests.test_bbp_support import write_bbp_circuit
+from tests.conftest import REPO, run_python
+from tests.test_bbp_support import MORPHOLOGIES, UPPER_CASE, write_bbp_circuit
 
 DRIVER = REPO / "tests" / "test_bbp_driver.py"
 IMPORT3D_LOADING = """    reader.quiet = 1
     reader.input(path)
     gui = new Import3d_GUI(reader, 0)
     gui.instantiate(this)"""
-MORPHIO_LOADING = """    if (strings.substr($s2, ".h5") >= 0) {
+MORPHIO_LOADING = """    if (strings.substr($s2, ".h5") >= 0 || strings.substr($s2, ".H5") >= 0) {
         morphio_read(this, path)
     } else {
         reader.quiet = 1
@@ -37,7 +38,8 @@ MORPHIO_LOADING = """    if (strings.substr($s2, ".h5") >= 0) {
 
 
 def _h5_variant(circuit) -> None:
-    """Templates load .h5 with morphio_read; the config points at the .h5 files."""
+    """Templates load .h5 with morphio_read; the config's only alternate is h5v1, so the
+    engine hands templates `<name>.h5` (neurodamus' choice of directory and extension)."""
     for template in (circuit.root / "templates").glob("*.hoc"):
         text = template.read_text()
         assert IMPORT3D_LOADING in text
@@ -48,13 +50,9 @@ def _h5_variant(circuit) -> None:
         )
         template.write_text(text)
     config = json.loads(circuit.circuit_config.read_text())
-    config["components"].pop("alternate_morphologies")
-    config["components"]["morphologies_dir"] = str(MORPHOLOGIES)
+    alternates = config["components"]["alternate_morphologies"]
+    config["components"]["alternate_morphologies"] = {"h5v1": alternates["h5v1"]}
     circuit.circuit_config.write_text(json.dumps(config, indent=1))
-    with h5py.File(circuit.root / "nodes.h5", "r+") as f:
-        names = f["nodes/cortex/0/morphology"]
-        assert all(n.decode().startswith("C060114A7") for n in names[:])
-        names[...] = np.array([b"C060114A7.h5"] * names.shape[0], dtype=names.dtype)
 
 
 @pytest.fixture(scope="module")
@@ -67,28 +65,41 @@ def runs(tmp_path_factory, mechanisms_built):
             _h5_variant(circuit)
         run_python(DRIVER, circuit.simulation_config, root / f"{name}.npz")
         data = np.load(root / f"{name}.npz")
-        results[name] = ({k: data[k] for k in data.files if k != "records"},
-                         json.loads(str(data["records"])))  # fmt: skip
+        records = json.loads(str(data["records"]))
+        components = json.loads(circuit.circuit_config.read_text())["components"]
+        records["h5_dir"] = str(circuit.root / components["alternate_morphologies"]["h5v1"])
+        results[name] = ({k: data[k] for k in data.files if k != "records"}, records)
     return results
 
 
-def test_sections_from_morphio_read_have_the_files_lengths(runs):
-    _, records = runs["h5"]
-    morph = morphio.Morphology(str(MORPHOLOGIES / "C060114A7.h5"))
+def _dend_and_apic_lengths(path: Path) -> dict[str, float]:
+    """morphio's path length of every dend/apic section of the file, by hoc name."""
+    morph = morphio.Morphology(str(path))
     expected = {}
-    counters = {morphio.SectionType.basal_dendrite: 0, morphio.SectionType.apical_dendrite: 0}
     names = {
         morphio.SectionType.basal_dendrite: "dend",
         morphio.SectionType.apical_dendrite: "apic",
     }
+    counters = dict.fromkeys(names, 0)
     for section in morph.sections:
         if section.type in counters:
             steps = np.linalg.norm(np.diff(section.points, axis=0), axis=1)
             expected[f"{names[section.type]}[{counters[section.type]}]"] = float(steps.sum())
             counters[section.type] += 1
-    cell = next(c for c in records["cells"] if c["node_id"] == 0)
+    return expected
+
+
+@pytest.mark.parametrize("node", range(4))
+def test_sections_from_morphio_read_have_the_files_lengths(runs, node):
+    """Node 2's name is 180 characters long, node 3's file is spelled `.H5`."""
+    _, records = runs["h5"]
+    extension = ".H5" if MORPHOLOGIES[node] in UPPER_CASE else ".h5"
+    path = Path(records["h5_dir"]) / f"{MORPHOLOGIES[node]}{extension}"
+    assert path.is_file()
+    expected = _dend_and_apic_lengths(path)
+    cell = next(c for c in records["cells"] if c["node_id"] == node)
     lengths = cell["lengths"]  # section name -> L of the cell's section table
-    assert set(expected) <= set(lengths)
+    assert len(expected) == 66 + 130 and set(expected) <= set(lengths)
     for name, length in expected.items():
         assert lengths[name] == pytest.approx(length, rel=1e-5), name
 

@@ -1,6 +1,8 @@
 """Sections built from morphologies: SONATA order, geometry, hoc templates, errors.
 
-Runs real NEURON and morphio on the shared morphologies (same cells in several formats).
+Runs real NEURON and morphio on generated cells (the same tree written as swc, asc and h5,
+`gen:` names) and, when ../shared is present, on real reconstructions (other names; they
+skip without ../shared and fail under CI=true, see tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,11 +19,26 @@ import pytest
 
 from engine import simulator
 from engine.errors import CircuitError
-from engine.io.morphology import read_morphology, resolve_morphology_path
+from engine.generate.morphologies import synthetic_cell, write_cell
+from engine.io.morphology import (
+    morphology_file_name,
+    read_morphology,
+    resolve_morphology_path,
+    split_morphology_name,
+    template_file_name,
+)
 from engine.managers.cells.morphology import MorphologyLoader, section_areas_and_lengths
+from tests.conftest import GENERATED_CELLS, morphology_file
 
-DATA = Path(__file__).parents[2] / "shared" / "data" / "morphologies"
-ALL_FILES = [
+GENERATED = [
+    "gen:pyramidal.asc",
+    "gen:pyramidal.h5",
+    "gen:pyramidal.swc",
+    "gen:allen_spiny.swc",
+    "gen:allen_aspiny.swc",
+    "gen:small.h5",
+]
+REAL = [
     "C060114A7.asc",
     "C060114A7.h5",
     "C210401C.asc",
@@ -31,12 +48,20 @@ ALL_FILES = [
     "Scnn1a_473845048_m.swc",
     "simple.h5",
 ]
+ALL_FILES = GENERATED + REAL
 TEMPLATE = "SonatasimMorphTestCell"
 ARRAY_OF_TYPE = {2: "axon", 3: "dend", 4: "apic"}
 
-# ../shared is part of the project's test set-up (CI clones it beside the repository): a
-# missing folder is a broken set-up, not a reason to skip.
-assert DATA.is_dir(), f"shared test morphologies missing: {DATA}"
+
+@pytest.fixture(scope="module")
+def generated_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("generated_morphologies")
+
+
+@pytest.fixture
+def path_of(generated_dir):
+    """name -> file: generated for `gen:` names, else the real one (skips if absent)."""
+    return lambda name: morphology_file(name, generated_dir)
 
 
 @pytest.fixture
@@ -68,14 +93,13 @@ endtemplate {TEMPLATE}
     return installed
 
 
-def build(h, loader, name, morph_dir=DATA):
-    """A template instance and its sections; callers keep the cell or its sections die."""
-    cell = loader.new_cell(getattr(h, TEMPLATE), 0, str(morph_dir), name)
+def build(h, loader, path, morph_dir=None):
+    """A template instance and its sections; callers keep the cell or its sections die.
+    `path` is a file, or a name inside `morph_dir`."""
+    if morph_dir is None:
+        morph_dir, path = Path(path).parent, Path(path).name
+    cell = loader.new_cell(getattr(h, TEMPLATE), 0, str(morph_dir), str(path))
     return cell, loader.sections_of(cell)
-
-
-def morph(name):
-    return read_morphology(DATA / name)
 
 
 def path_length(points):
@@ -94,11 +118,17 @@ def array_name(sec):
 
 
 @pytest.mark.parametrize(
-    "first, second", [("C210401C.swc", "C210401C.asc"), ("C060114A7.asc", "C060114A7.h5")]
+    "first, second",
+    [
+        ("gen:pyramidal.swc", "gen:pyramidal.asc"),
+        ("gen:pyramidal.asc", "gen:pyramidal.h5"),
+        ("C210401C.swc", "C210401C.asc"),
+        ("C060114A7.asc", "C060114A7.h5"),
+    ],
 )
-def test_same_cell_in_two_formats_gives_same_sections(h, loader, first, second):
-    cell_a, a = build(h, loader, first)  # keep the cells: sections die with their object
-    cell_b, b = build(h, loader, second)
+def test_same_cell_in_two_formats_gives_same_sections(h, loader, path_of, first, second):
+    cell_a, a = build(h, loader, path_of(first))  # keep the cells: sections die with them
+    cell_b, b = build(h, loader, path_of(second))
     assert len(a) == len(b)
     assert [array_name(s) for s in a] == [array_name(s) for s in b]
     la, aa = section_areas_and_lengths(a)
@@ -114,9 +144,9 @@ def test_same_cell_in_two_formats_gives_same_sections(h, loader, first, second):
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
-def test_sections_follow_morphio_order_and_lengths(h, loader, name):
-    m = morph(name)
-    cell, sections = build(h, loader, name)
+def test_sections_follow_morphio_order_and_lengths(h, loader, path_of, name):
+    m = read_morphology(path_of(name))
+    cell, sections = build(h, loader, path_of(name))
     assert len(sections) == len(m.sections) + 1
     assert array_name(sections[0]) == "soma"
     for msec in m.sections:
@@ -128,21 +158,38 @@ def test_sections_follow_morphio_order_and_lengths(h, loader, name):
         assert math.isclose(sec.L, path_length(msec.points), rel_tol=1e-9, abs_tol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["Pvalb_469628681_m.swc", "Scnn1a_473845048_m.swc"])
-def test_single_point_soma_is_a_cylinder_with_the_sphere_area(h, loader, name):
-    m = morph(name)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gen:allen_spiny.swc",
+        "gen:allen_aspiny.swc",
+        "Pvalb_469628681_m.swc",
+        "Scnn1a_473845048_m.swc",
+    ],
+)
+def test_single_point_soma_is_a_cylinder_with_the_sphere_area(h, loader, path_of, name):
+    m = read_morphology(path_of(name))
     assert m.soma.type == morphio.SomaType.SOMA_SINGLE_POINT
     radius = float(m.soma.diameters[0]) / 2
-    cell, sections = build(h, loader, name)
+    cell, sections = build(h, loader, path_of(name))
     lengths, areas = section_areas_and_lengths(sections)
     assert lengths[0] == pytest.approx(2 * radius, rel=1e-7)  # 3-d points stored as float32
     assert areas[0] == pytest.approx(4 * math.pi * radius**2, rel=1e-6)
 
 
-@pytest.mark.parametrize("name", ["C060114A7.h5", "C210401C.asc", "Scnn1a_473845048_m.swc"])
-def test_template_lists_and_connections(h, loader, name):
-    m = morph(name)
-    cell, sections = build(h, loader, name)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gen:pyramidal.h5",
+        "gen:allen_spiny.swc",
+        "C060114A7.h5",
+        "C210401C.asc",
+        "Scnn1a_473845048_m.swc",
+    ],
+)
+def test_template_lists_and_connections(h, loader, path_of, name):
+    m = read_morphology(path_of(name))
+    cell, sections = build(h, loader, path_of(name))
     soma = sections[0]
     assert [s.name() for s in cell.all] == [s.name() for s in sections]
     assert [s.name() for s in cell.somatic] == [soma.name()]
@@ -166,57 +213,87 @@ def test_template_lists_and_connections(h, loader, name):
             assert sections[msec.id + 1].parentseg().x == 1.0
 
 
-def test_new_instance_does_not_inherit_previous_array_sizes(h, loader):
-    # hoc remembers an array's last size per template: C060114A7 has 130 apical sections,
-    # C210401C none, so the second cell must be left with one apic placeholder only.
-    build(h, loader, "C060114A7.h5")
-    cell, sections = build(h, loader, "C210401C.asc")
+def test_new_instance_does_not_inherit_previous_array_sizes(h, loader, path_of):
+    # hoc remembers an array's last size per template: the pyramidal cell has 130 apical
+    # sections, the aspiny one none, so the second cell must keep one apic placeholder only.
+    build(h, loader, path_of("gen:pyramidal.h5"))
+    cell, sections = build(h, loader, path_of("gen:allen_aspiny.swc"))
     owned = [s for s in h.allsec() if s.cell() == cell]
     assert len(owned) == len(sections) + 1
     assert len(cell.apic) == 1 and cell.apic[0].name() not in {s.name() for s in sections}
 
 
-def test_loader_caches_parsed_morphologies(h, loader):
-    build(h, loader, "simple.h5")
-    path = resolve_morphology_path(DATA, "simple", "h5")
+def test_loader_caches_parsed_morphologies(h, loader, path_of):
+    small = path_of("gen:small.h5")
+    build(h, loader, small)
+    path = resolve_morphology_path(small.parent, "small", "h5")
+    assert path == small
     assert loader.morphology(path) is loader.morphology(path)
 
 
+DOTTED = "dend-C060114A7_axon-C060110A3_-_Scale_x1.000_y0.950_z1.000_-_Clone_1"
+
+
+def test_only_known_extensions_are_extensions():
+    assert split_morphology_name(DOTTED) == (DOTTED, None)
+    assert split_morphology_name(f"{DOTTED}.ASC") == (DOTTED, "ASC")
+    assert split_morphology_name("cell.v2.h5") == ("cell.v2", "h5")
+    assert split_morphology_name(".swc") == (".swc", None)
+    assert morphology_file_name(DOTTED, "asc") == f"{DOTTED}.asc"
+    assert morphology_file_name("Scnn1a_473845048_m.swc", "swc") == "Scnn1a_473845048_m.swc"
+    assert morphology_file_name("cell.Swc", "h5") == "cell.Swc"  # bmtk: the name is the file
+    assert morphology_file_name("cell_x1.000", "h5") == "cell_x1.000.h5"
+
+
 def test_resolve_morphology_path(tmp_path):
-    assert resolve_morphology_path(DATA, "C210401C.swc", None) == DATA / "C210401C.swc"
-    assert resolve_morphology_path(DATA, "C210401C", "asc") == DATA / "C210401C.asc"
-    assert resolve_morphology_path(DATA, "C060114A7.swc", "h5") == DATA / "C060114A7.h5"
-    assert resolve_morphology_path(DATA, "simple", None) == DATA / "simple.h5"
+    cell = synthetic_cell(**GENERATED_CELLS["small"])
+    long_name = DOTTED + "_-_Clone_2" * 12  # ~190 characters
+    for file_name in (f"{DOTTED}.swc", f"{DOTTED}.asc", f"{long_name}.h5", "upper.ASC"):
+        write_cell(cell, tmp_path / file_name)
+    assert resolve_morphology_path(tmp_path, DOTTED, "swc") == tmp_path / f"{DOTTED}.swc"
+    assert resolve_morphology_path(tmp_path, DOTTED, "asc") == tmp_path / f"{DOTTED}.asc"
+    assert resolve_morphology_path(tmp_path, f"{DOTTED}.swc", None) == tmp_path / f"{DOTTED}.swc"
+    assert resolve_morphology_path(tmp_path, long_name, None) == tmp_path / f"{long_name}.h5"
+    # the directory's kind gives the extension; on disk it may be spelled upper-case
+    assert resolve_morphology_path(tmp_path, "upper", "asc") == tmp_path / "upper.ASC"
+    assert resolve_morphology_path(tmp_path, "upper.asc", None) == tmp_path / "upper.ASC"
+    assert template_file_name(tmp_path, "upper", "asc") == "upper.ASC"
+    assert template_file_name(tmp_path, DOTTED, "asc") == f"{DOTTED}.asc"
     with pytest.raises(CircuitError, match="not found") as err:
-        resolve_morphology_path(DATA, "no_such_cell", "swc")
+        resolve_morphology_path(tmp_path, "no_such_cell", "swc")
     assert "no_such_cell.swc" in str(err.value)
+    with pytest.raises(CircuitError, match="not found") as err:  # no h5 of this one
+        resolve_morphology_path(tmp_path, DOTTED, "h5")
+    assert f"{DOTTED}.h5" in str(err.value)
     with pytest.raises(CircuitError, match="directory not found"):
         resolve_morphology_path(tmp_path / "nowhere", "cell", "swc")
 
 
-def test_merged_h5_container(h, loader, tmp_path):
+def test_merged_h5_container(h, loader, tmp_path, path_of):
     container = tmp_path / "merged.h5"
-    with h5py.File(DATA / "simple.h5", "r") as src, h5py.File(container, "w") as dst:
-        for cell_name in ("cell_a", "cell_b"):
+    small = path_of("gen:small.h5")
+    with h5py.File(small, "r") as src, h5py.File(container, "w") as dst:
+        for cell_name in ("cell_a", DOTTED):
             group = dst.create_group(cell_name)
             for key in src:
                 src.copy(src[key], group, name=key)
-    path = resolve_morphology_path(container, "cell_b.h5", None)
-    assert path == container / "cell_b"
-    cell, sections = build(h, loader, "cell_b", morph_dir=container)
-    assert len(sections) == len(morph("simple.h5").sections) + 1
+    path = resolve_morphology_path(container, f"{DOTTED}.h5", None)
+    assert path == container / DOTTED
+    assert template_file_name(container, DOTTED, "h5") == f"{DOTTED}.h5"  # as neurodamus
+    cell, sections = build(h, loader, f"{DOTTED}.h5", morph_dir=container)
+    assert len(sections) == len(read_morphology(small).sections) + 1
     with pytest.raises(CircuitError, match="no morphology .cell_c. in this container"):
         read_morphology(container / "cell_c")
 
 
-def test_missing_and_corrupted_files_name_the_file(h, loader, tmp_path):
+def test_missing_and_corrupted_files_name_the_file(h, loader, tmp_path, path_of):
     with pytest.raises(CircuitError, match="not found") as err:
         read_morphology(tmp_path / "absent.swc")
     assert str(tmp_path / "absent.swc") in str(err.value)
     broken_asc = tmp_path / "broken.asc"
     broken_asc.write_text('("CellBody"\n  (CellBody)\n  (1 2 3 4)\n')
     broken_h5 = tmp_path / "broken.h5"
-    broken_h5.write_bytes((DATA / "simple.h5").read_bytes()[:300])
+    broken_h5.write_bytes(path_of("gen:small.h5").read_bytes()[:300])
     for broken in (broken_asc, broken_h5):
         with pytest.raises(CircuitError, match="cannot read morphology") as err:
             read_morphology(broken)
@@ -228,21 +305,33 @@ def test_missing_and_corrupted_files_name_the_file(h, loader, tmp_path):
     assert str(broken_h5) in str(err.value)
 
 
-def test_morphio_warnings_stay_off_the_terminal(capfd, caplog):
+@pytest.mark.parametrize("name", ["gen:pyramidal.swc", "C210401C.swc"])
+def test_morphio_warnings_stay_off_the_terminal(capfd, caplog, path_of, name):
+    path = path_of(name)  # both have zero-diameter points (the generated one its outline)
     with caplog.at_level(logging.DEBUG, logger="engine.io.morphology"):
-        read_morphology(DATA / "C210401C.swc")
+        read_morphology(path)
     out, err = capfd.readouterr()
     assert "zero diameter" not in (out + err).lower()
-    lines = [r.getMessage() for r in caplog.records if "C210401C.swc" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if path.name in r.getMessage()]
     assert len(lines) == 1 and "ZeroDiameter" in lines[0]
 
 
-def test_simple_h5_loads(h, loader):
-    cell, sections = build(h, loader, "simple.h5")
+def test_simple_h5_loads(h, loader, path_of):
+    cell, sections = build(h, loader, path_of("simple.h5"))
     assert [array_name(s) for s in sections].count("axon") == 3
     assert [array_name(s) for s in sections].count("dend") == 3
     lengths, _ = section_areas_and_lengths(sections)
     assert lengths[1:].sum() == pytest.approx(31.0)
+
+
+def test_small_generated_h5_loads(h, loader, path_of):
+    path = path_of("gen:small.h5")
+    cell, sections = build(h, loader, path)
+    assert [array_name(s) for s in sections].count("axon") == 3
+    assert [array_name(s) for s in sections].count("dend") == 3
+    lengths, _ = section_areas_and_lengths(sections)
+    expected = sum(path_length(s.points) for s in morphio.Morphology(str(path)).sections)
+    assert lengths[1:].sum() == pytest.approx(expected, rel=1e-12)
 
 
 THREE_POINT_SWC = """\
@@ -299,7 +388,7 @@ def test_cylinder_stack_soma_keeps_its_points(h, loader, tmp_path):
     assert first_points[(8.0, 6.0, 0.0)].parentseg().x == 0.5
 
 
-def test_template_without_apic_and_axon_puts_them_in_dend(h, loader):
+def test_template_without_apic_and_axon_puts_them_in_dend(h, loader, path_of):
     name = "SonatasimMorphTestBare"
     if not hasattr(h, name):
         h(f"""
@@ -311,9 +400,10 @@ create soma[1], dend[1]
 proc init() {{ all = new SectionList() sonatasim_morphology.load(this, $s1, $s2) }}
 endtemplate {name}
 """)
-    cell = loader.new_cell(getattr(h, name), str(DATA), "Scnn1a_473845048_m.swc")
+    path = path_of("gen:allen_spiny.swc")
+    cell = loader.new_cell(getattr(h, name), str(path.parent), path.name)
     sections = loader.sections_of(cell)
-    assert len(sections) == len(morph("Scnn1a_473845048_m.swc").sections) + 1
+    assert len(sections) == len(read_morphology(path).sections) + 1
     assert {array_name(s) for s in sections[1:]} == {"dend"}
     assert len(list(cell.all)) == len(sections)
 

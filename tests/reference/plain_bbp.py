@@ -32,7 +32,15 @@ def text(values) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
-def build_cell(node_id: int, template: str, dynamics: dict, morph_dir: str, models: Path):
+def asc_file(morph_dir: str, name: str) -> str:
+    """`name` + .asc in the neurolucida-asc directory, whatever case the extension has."""
+    wanted = f"{name}.asc".lower()
+    return next(p.name for p in Path(morph_dir).iterdir() if p.name.lower() == wanted)
+
+
+def build_cell(
+    node_id: int, template: str, dynamics: dict, morph_dir: str, models: Path, morphology: str
+):
     if not hasattr(h, template):
         h.load_file(str(models / f"{template}.hoc"))
     needed_name = f"{template}_NeededAttributes"
@@ -40,7 +48,7 @@ def build_cell(node_id: int, template: str, dynamics: dict, morph_dir: str, mode
         args = [float(dynamics[a][node_id]) for a in str(getattr(h, needed_name)).split(";")]
     else:
         args = [0.0]
-    cell = getattr(h, template)(node_id, morph_dir, "C060114A7.asc", *args)
+    cell = getattr(h, template)(node_id, morph_dir, asc_file(morph_dir, morphology), *args)
     n_axon = int(cell.nSecAxonalOrig)
     axon = [None] * n_axon
     if not hasattr(cell, "nSecAll") or cell.nSecAll == 0:  # block rule: new axon first
@@ -58,17 +66,20 @@ def main() -> None:
     run, cond = sim["run"], sim["conditions"]
     dt, tstop = run["dt"], run["tstop"]
     models = root / circuit["components"]["biophysical_neuron_models_dir"]
-    morph_dir = circuit["components"]["morphologies_dir"]
+    morph_dir = str(root / circuit["components"]["alternate_morphologies"]["neurolucida-asc"])
     h.Random().Random123_globalindex(run["random_seed"])
     pc = h.ParallelContext()
 
     with h5py.File(root / "nodes.h5") as f:
         group = f["nodes/cortex/0"]
         templates = [t.split(":")[1] for t in text(group["model_template"][:])]
+        morphologies = text(group["morphology"][:])
         dynamics = {k: group["dynamics_params"][k][:] for k in group["dynamics_params"]}
     cells, sections, detectors = [], [], []
     for node_id, template in enumerate(templates):
-        cell, table = build_cell(node_id, template, dynamics, morph_dir, models)
+        cell, table = build_cell(
+            node_id, template, dynamics, morph_dir, models, morphologies[node_id]
+        )
         cells.append(cell)
         sections.append(table)
         pc.set_gid2node(node_id, 0)  # gid = node id: "cortex" sorts first, offset 0

@@ -32,6 +32,12 @@ def _types(path: str) -> tuple[int, ...]:
     return tuple(int(t) for t in read_morphology(Path(path)).section_types)
 
 
+def morphology_path(morphologies_dir: Path, morphology: str) -> Path:
+    from engine.io.morphology import resolve_morphology_path
+
+    return resolve_morphology_path(morphologies_dir, morphology, "swc")
+
+
 def section_id(types: tuple[int, ...], processed: bool, array: str, index: int) -> int | None:
     """SONATA section id of `array[index]` of a Biophys1 cell (None if it has none)."""
     if array == "soma":
@@ -82,9 +88,7 @@ def compartment_sets_for(
         )
         entries = []
         for node, morphology, steps in zip(ids.tolist(), morphologies, processing, strict=True):
-            path = morphologies_dir / (
-                morphology if Path(morphology).suffix else f"{morphology}.swc"
-            )
+            path = morphology_path(morphologies_dir, morphology)
             processed = any(s.strip().startswith("aibs_") for s in str(steps).split(","))
             sid = section_id(_types(str(path)), processed, str(array), int(index))
             if sid is None:

@@ -136,9 +136,7 @@ def biophysical_costs(
     probed: dict[str, dict[str, Any]] = {}
     for k, index in enumerate(first):
         template, morph_file = str(templates[index]), str(names[index])
-        if not Path(morph_file).suffix:
-            morph_file = f"{morph_file}.{ext}"
-        path = resolve_morphology_path(Path(morph_dir), morph_file, None)
+        path = resolve_morphology_path(Path(morph_dir), morph_file, ext)
         compartments = morphology_compartments(path)
         if template not in probed:
             found = (

@@ -15,6 +15,12 @@ import numpy as np
 from engine.config import NodePopulationInfo
 from engine.errors import CircuitError
 from engine.io.attributes import AttributeReader, find_model_file, selection  # noqa: F401
+from engine.io.morphology import (
+    morphology_directory,
+    morphology_file_name,
+    resolve_morphology_path,
+    template_file_name,
+)
 from engine.managers.cells import allen as allen_cells
 from engine.managers.cells.cell import ArtificialCell, BiophysicalCell
 from engine.managers.cells.templates import instantiate_hoc_cell, load_template, template_file
@@ -118,17 +124,15 @@ class BiophysicalNodeManager(NodeManager):
 
     def morphology_source(self) -> tuple[Path, str]:
         """Directory and extension, preferring asc then h5 alternates (as neurodamus)."""
-        alt = self.info.alternate_morphologies
-        if "neurolucida-asc" in alt:
-            return alt["neurolucida-asc"], "asc"
-        if "h5v1" in alt:
-            return alt["h5v1"], "h5"
-        if self.info.morphologies_dir is None:
+        found, ext = morphology_directory(
+            self.info.morphologies_dir, self.info.alternate_morphologies
+        )
+        if found is None:
             raise CircuitError(
                 f"population '{self.name}' has no morphologies_dir",
                 key="components.morphologies_dir",
             )
-        return self.info.morphologies_dir, "swc"
+        return found, ext
 
     def instantiate(self, sim: Any, local_ids: np.ndarray, context: Any) -> None:
         super().instantiate(sim, local_ids, context)
@@ -165,7 +169,7 @@ class BiophysicalNodeManager(NodeManager):
             dynamics, steps = inputs.allen.of(index)
             path = None
             if morphology and morphology not in ("None", "nan") and inputs.morph_dir:
-                path = Path(inputs.morph_dir) / _with_extension(morphology, inputs.ext)
+                path = Path(inputs.morph_dir) / inputs.file_name(morphology)
             try:
                 hoc, sections = allen_cells.build_bmtk_hoc(
                     h, getattr(h, name), path, dynamics, steps, self.info.dL
@@ -178,11 +182,11 @@ class BiophysicalNodeManager(NodeManager):
             return hoc, sections, allen_cells.AllenCell
         if kind == "hoc":
             hoc, sections = instantiate_hoc_cell(
-                h, self.info, name, node_id, inputs.morph_dir, morphology, inputs.ext, loader
+                h, self.info, name, node_id, inputs.morph_dir, inputs.file_name(morphology), loader
             )
             return hoc, sections, BiophysicalCell
         if inputs.allen is not None and _is_ctdb(template):
-            morph_file = _with_extension(morphology, inputs.ext)
+            morph_file = inputs.file_name(morphology)
             dynamics, steps = inputs.allen.of(index)
             hoc, sections = allen_cells.build_biophys1(
                 h, loader, node_id, inputs.morph_dir, morph_file, dynamics, steps, self.info.dL
@@ -215,10 +219,6 @@ def _is_ctdb(template: Any) -> bool:
     return str(template) in CTDB_TEMPLATES
 
 
-def _with_extension(name: str, ext: str) -> str:
-    return name if Path(name).suffix else f"{name}.{ext}"
-
-
 class CellInputs:
     """Bulk-read attributes a biophysical cell needs, for a list of node ids."""
 
@@ -237,6 +237,15 @@ class CellInputs:
             self.morphologies = manager.attribute("morphology", self.ids)
             self.morph_dir, self.ext = manager.morphology_source()
         self.allen = AllenParameters(manager, self.ids) if ctdb or bmtk_hoc else None
+        self._file_names: dict[str, str] = {}
+
+    def file_name(self, morphology: str) -> str:
+        """The morphology file a template gets, looked up on disk once per distinct name."""
+        found = self._file_names.get(morphology)
+        if found is None:
+            found = template_file_name(Path(self.morph_dir), morphology, self.ext)
+            self._file_names[morphology] = found
+        return found
 
 
 class AllenParameters:
@@ -318,9 +327,13 @@ def check_cell_files(info: NodePopulationInfo, storage: Any) -> list[str]:
         morph_dir, ext = manager.morphology_source()
     except CircuitError as exc:
         return problems + [exc.describe()]
-    names = sorted({_with_extension(str(n), ext) for n in reader.read("morphology", ids).tolist()})
-    missing = [n for n in names if not (morph_dir / n).exists()]
-    if missing and morph_dir.suffix != ".h5":
+    missing = []
+    for name in sorted({str(n) for n in reader.read("morphology", ids).tolist()}):
+        try:
+            resolve_morphology_path(morph_dir, name, ext)
+        except CircuitError:
+            missing.append(morphology_file_name(name, ext))
+    if missing and not morph_dir.is_file():
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         problems.append(f"{len(missing)} morphologies missing in {morph_dir}: {shown}")
     return problems

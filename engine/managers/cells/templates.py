@@ -174,13 +174,13 @@ def instantiate_hoc_cell(
     name: str,
     node_id: int,
     morph_dir: Path,
-    morphology: str,
-    ext: str,
+    morph_file: str,
     loader: Any,
 ) -> tuple[Any, list[Any]]:
-    """Build one cell; returns the hoc object and its sections in SONATA section-id order."""
+    """Build one cell; returns the hoc object and its sections in SONATA section-id order.
+
+    `morph_file` is the file name with its extension (`morphology.template_file_name`)."""
     load_template(h, info, name)
-    morph_file = morphology if Path(morphology).suffix else f"{morphology}.{ext}"
     extra = extra_arguments(h, info, name, node_id)
     try:
         hoc = getattr(h, name)(node_id, str(morph_dir), morph_file, *extra)
