@@ -78,7 +78,11 @@ class Simulation:
         self.overrides = ConnectionOverrides(setup)
         self.modifications = ModificationManager(setup)
         with self.timer.phase("mechanisms"):
-            load_mechanisms(setup.mechanism_dirs + list(self.options.mechanisms), sim)
+            from engine.dialects.neuroml.generated import circuit_mod_dir
+
+            generated = circuit_mod_dir(setup)  # NMODL of the NeuroML cells' channels
+            extra = [generated] if generated is not None else []
+            load_mechanisms(setup.mechanism_dirs + list(self.options.mechanisms) + extra, sim)
         self._apply_globals()
         with self.timer.phase("cells"):
             self.circuit = CircuitManager(setup, sim)

@@ -275,11 +275,20 @@ def build_biophys1(
     dL: float = DEFAULT_DL,
 ) -> tuple[Any, list[Any]]:
     """One Biophys1 cell: (hoc object, sections in section-id order)."""
+    hoc, sections = biophys1_morphology(h, loader, node_id, morph_dir, morphology)
+    return hoc, process_and_segment(h, hoc, sections, dynamics, processing, dL)
+
+
+def biophys1_morphology(
+    h: Any, loader: Any, node_id: int, morph_dir: Path, morphology: str
+) -> tuple[Any, list[Any]]:
+    """The morphology in bmtk's Biophys1 template, unused placeholders deleted; no
+    biophysics yet (bmtk's `nml:` cells start from this too)."""
     load_template(h)
     hoc = loader.new_cell(getattr(h, TEMPLATE), node_id, str(morph_dir), morphology)
     sections = list(loader.sections_of(hoc))
     _delete_placeholders(h, hoc, sections)
-    return hoc, process_and_segment(h, hoc, sections, dynamics, processing, dL)
+    return hoc, sections
 
 
 def build_bmtk_hoc(

@@ -180,6 +180,8 @@ class BiophysicalNodeManager(NodeManager):
                     file=self.info.nodes_file,
                 ) from None
             return hoc, sections, allen_cells.AllenCell
+        if kind == "nml":
+            return _build_neuroml(h, self.info, name, node_id, inputs, morphology, loader)
         if kind == "hoc":
             hoc, sections = instantiate_hoc_cell(
                 h, self.info, name, node_id, inputs.morph_dir, inputs.file_name(morphology), loader
@@ -194,7 +196,7 @@ class BiophysicalNodeManager(NodeManager):
             return hoc, sections, allen_cells.AllenCell
         raise CircuitError(
             f"node {node_id}: model_template '{template}' is not supported yet"
-            " (expected hoc:<TemplateName> or ctdb:Biophys1)",
+            " (expected hoc:<TemplateName>, nml:<file> or ctdb:Biophys1)",
             file=self.info.nodes_file,
             key="model_template",
         )
@@ -215,6 +217,17 @@ class BiophysicalNodeManager(NodeManager):
 CTDB_TEMPLATES = {"ctdb:Biophys1", "ctdb:Biophys1.hoc"}
 
 
+def _build_neuroml(h, info, name, node_id, inputs, morphology, loader):
+    """`nml:<file>`: engine.dialects.neuroml builds it (morphology from the file or node)."""
+    from engine.dialects.neuroml import cells, generated
+
+    path = generated.find_cell_file(name, generated.model_dirs(info), info.nodes_file)
+    morph_file = None
+    if morphology and morphology not in ("None", "nan") and inputs.morph_dir is not None:
+        morph_file = _with_extension(morphology, inputs.ext)
+    return cells.build_cell(h, path, node_id, loader, inputs.morph_dir, morph_file, info.dL)
+
+
 def _is_ctdb(template: Any) -> bool:
     return str(template) in CTDB_TEMPLATES
 
@@ -229,8 +242,9 @@ class CellInputs:
         bmtk_hoc = manager.info.dialect == "allen" and any(
             str(t).startswith("hoc:") for t in self.templates
         )
+        neuroml = all(str(t).startswith("nml:") for t in self.templates)
         self.morph_dir, self.ext = None, "swc"
-        if bmtk_hoc and not ctdb and not manager.has_attribute("morphology"):
+        if (bmtk_hoc or neuroml) and not ctdb and not manager.has_attribute("morphology"):
             # bmtk templates may build their own morphology: called with no argument
             self.morphologies = np.full(self.ids.size, "", dtype=object)
         else:

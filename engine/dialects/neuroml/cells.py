@@ -1,0 +1,63 @@
+"""`nml:<file>` templates of biophysical populations: one NEURON cell per node.
+
+With a <morphology> the sections come from the file (numberInternalDivisions -> nseg);
+without one (bmtk's biophysics-only files) from the node's morphology, built as bmtk's
+NMLLoad does: Biophys1 morphology, axon replaced by two stubs before any mechanism, then
+the properties, then nseg from run.dL.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from engine.dialects.neuroml import biophysics
+from engine.dialects.neuroml.document import load_cell
+from engine.dialects.neuroml.generated import cell_mechanisms
+from engine.dialects.neuroml.morphology import build_sections, resolve_group
+from engine.managers import allen_cells
+
+
+def build_cell(
+    h: Any,
+    path: Path,
+    node_id: int,
+    loader: Any,
+    morph_dir: Path | None,
+    morph_file: str | None,
+    dL: float,
+) -> tuple[Any, list[Any], Any]:
+    """(owner object, sections in section-id order, cell class) of one node."""
+    cell = load_cell(path)
+    generated = cell_mechanisms(cell)
+    if cell.has_morphology:
+        owner, sections, section_of = build_sections(h, cell, node_id)
+
+        def groups(name: str) -> list[Any]:
+            found, seen = [], set()
+            for seg_id in sorted(resolve_group(cell, name)):
+                sec = section_of[seg_id]
+                if sec.name() not in seen:
+                    seen.add(sec.name())
+                    found.append(sec)
+            return found
+
+        biophysics.apply(h, cell, sections, groups, generated)
+    else:
+        if morph_dir is None or not morph_file:
+            from engine.errors import CircuitError
+
+            raise CircuitError(
+                f"{path.name} has no <morphology> and node {node_id} has none either",
+                file=path,
+                key="morphology",
+            )
+        owner, sections = allen_cells.biophys1_morphology(h, loader, node_id, morph_dir, morph_file)
+        sections = allen_cells.replace_axon(h, owner, sections, allactive=False)
+        biophysics.apply(h, cell, sections, biophysics.bmtk_groups(sections, cell), generated)
+        for sec in sections:
+            sec.nseg = allen_cells.nseg_for(sec.L, dL)
+    handler = biophysics.initial_voltage(h, sections, cell.init_v)
+    extra = {"neuroml": cell.path, "init_handler": handler}
+    return owner, sections, partial(biophysics.NeuroMLCell, threshold=cell.threshold, extra=extra)

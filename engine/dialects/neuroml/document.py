@@ -1,0 +1,390 @@
+"""Read a NeuroML <cell> with libNeuroML, validate it, refuse what we do not build.
+
+Every refusal is one line naming the file, the element and its id, raised before anything
+is built: a model is never approximated silently. Supported: see the README's NeuroML
+section (ionChannelHH / ionChannel / ionChannelPassive with the standard HH gates, rates,
+variables, time courses and q10 settings; channelDensity, channelDensityNernst,
+channelDensityGHK; decayingPool and fixedFactor concentration models; specificCapacitance,
+resistivity, initMembPotential, spikeThresh; morphology segments and groups).
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ElementTree
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from engine.dialects.neuroml import units
+from engine.dialects.neuroml.model import (
+    GATE_KINDS,
+    Q10,
+    RATE_TYPES,
+    TIME_TYPES,
+    VARIABLE_TYPES,
+    Channel,
+    ConcentrationModel,
+    Density,
+    Form,
+    Gate,
+    NmlCell,
+    Segment,
+    SegmentGroup,
+    Species,
+)
+from engine.errors import CircuitError
+
+log = logging.getLogger("sonatasim")
+
+_NS = "{http://www.neuroml.org/schema/neuroml2}"
+# libNeuroML attribute of an ion channel -> the gate element it holds
+_GATE_LISTS = {
+    "gate_hh_rates": "gateHHrates",
+    "gate_h_hrates_taus": "gateHHratesTau",
+    "gate_hh_tau_infs": "gateHHtauInf",
+    "gate_h_hrates_infs": "gateHHratesInf",
+    "gate_h_hrates_tau_infs": "gateHHratesTauInf",
+    "gate_hh_instantaneouses": "gateHHInstantaneous",
+}
+# membrane / intracellular / document elements we refuse, by libNeuroML attribute
+_REFUSED_MEMBRANE = {
+    "channel_populations": "channelPopulation",
+    "channel_density_v_shifts": "channelDensityVShift",
+    "channel_density_ghk2s": "channelDensityGHK2",
+    "channel_density_non_uniforms": "channelDensityNonUniform",
+    "channel_density_non_uniform_nernsts": "channelDensityNonUniformNernst",
+    "channel_density_non_uniform_ghks": "channelDensityNonUniformGHK",
+}
+
+
+class NeuroMLRefused(CircuitError):
+    """An element sonatasim does not simulate (refused before the run)."""
+
+
+def refuse(path: Path, element: str, ident: Any, why: str = "is not supported") -> NeuroMLRefused:
+    return NeuroMLRefused(f"NeuroML <{element}> id '{ident}' {why}", file=path)
+
+
+def _value(path: Path, element: str, ident: Any, text: Any, dimension: str) -> float:
+    try:
+        return units.parse(text, dimension)
+    except units.UnitError as exc:
+        raise refuse(path, element, ident, f"has a bad value: {exc}") from None
+
+
+def _form(path: Path, gate: str, role: str, obj: Any, allowed: tuple[str, ...]) -> Form | None:
+    if obj is None:
+        return None
+    kind = str(obj.type)
+    if kind not in allowed:
+        raise refuse(
+            path, role, gate, f"has type '{kind}' (custom LEMS ComponentTypes are refused)"
+        )
+    if kind == "fixedTimeCourse":
+        return Form(kind, tau=_value(path, role, gate, obj.tau, "time"))
+    dimension = "per_time" if kind in RATE_TYPES else "none"
+    return Form(
+        kind,
+        rate=_value(path, role, gate, obj.rate, dimension),
+        midpoint=_value(path, role, gate, obj.midpoint, "voltage"),
+        scale=_value(path, role, gate, obj.scale, "voltage"),
+    )
+
+
+def _q10(path: Path, gate: str, settings: Any) -> tuple[Q10, ...]:
+    out = []
+    if settings is not None and not isinstance(settings, list):
+        settings = [settings]
+    for q in settings or []:
+        if q.type == "q10Fixed":
+            out.append(Q10(factor=_value(path, "q10Settings", gate, q.fixed_q10, "none")))
+        elif q.type == "q10ExpTemp":
+            out.append(
+                Q10(
+                    factor=_value(path, "q10Settings", gate, q.q10_factor, "none"),
+                    experimental_temp=_value(
+                        path, "q10Settings", gate, q.experimental_temp, "temperature"
+                    ),
+                )
+            )
+        else:
+            raise refuse(path, "q10Settings", gate, f"has type '{q.type}'")
+    return tuple(out)
+
+
+def _gate(path: Path, channel: str, obj: Any, kind: str) -> Gate:
+    ident = f"{channel}/{obj.id}"
+    if kind not in GATE_KINDS:
+        raise refuse(path, kind, ident)
+    if getattr(obj, "sub_gates", None):
+        raise refuse(path, "gateFractional", ident)
+    children = {
+        "forward": _form(
+            path, ident, "forwardRate", getattr(obj, "forward_rate", None), RATE_TYPES
+        ),
+        "reverse": _form(
+            path, ident, "reverseRate", getattr(obj, "reverse_rate", None), RATE_TYPES
+        ),
+        "time_course": _form(
+            path, ident, "timeCourse", getattr(obj, "time_course", None), TIME_TYPES + RATE_TYPES
+        ),
+        "steady_state": _form(
+            path, ident, "steadyState", getattr(obj, "steady_state", None), VARIABLE_TYPES
+        ),
+    }
+    missing = [name for name in GATE_KINDS[kind] if children[name] is None]
+    if missing:
+        raise refuse(path, kind, ident, f"lacks {', '.join(missing)}")
+    if children["time_course"] is not None and children["time_course"].kind != "fixedTimeCourse":
+        raise refuse(path, "timeCourse", ident, "is not a fixedTimeCourse")
+    return Gate(
+        id=str(obj.id),
+        kind=kind,
+        instances=int(obj.instances),
+        q10=_q10(path, ident, getattr(obj, "q10_settings", None)),
+        **children,
+    )
+
+
+def _channel(path: Path, obj: Any) -> Channel:
+    ident = str(obj.id)
+    if obj.type not in (None, "ionChannelHH", "ionChannel", "ionChannelPassive"):
+        raise refuse(path, "ionChannel", ident, f"has type '{obj.type}'")
+    if obj.gate_fractionals:
+        raise refuse(path, "gateFractional", f"{ident}/{obj.gate_fractionals[0].id}")
+    gates = [_gate(path, ident, g, str(g.type)) for g in obj.gates]
+    for attribute, kind in _GATE_LISTS.items():
+        gates += [_gate(path, ident, g, kind) for g in getattr(obj, attribute)]
+    scaling = []
+    for s in obj.q10_conductance_scalings:
+        scaling.append(
+            Q10(
+                factor=_value(path, "q10ConductanceScaling", ident, s.q10_factor, "none"),
+                experimental_temp=_value(
+                    path, "q10ConductanceScaling", ident, s.experimental_temp, "temperature"
+                ),
+            )
+        )
+    return Channel(id=ident, gates=tuple(gates), conductance_scaling=tuple(scaling))
+
+
+def _segments(morphology: Any) -> tuple[list[Segment], dict[str, SegmentGroup]]:
+    segments = []
+    for seg in morphology.segments:
+        parent = seg.parent
+        point = seg.proximal
+        segments.append(
+            Segment(
+                id=int(seg.id),
+                parent=None if parent is None else int(parent.segments),
+                fraction_along=1.0 if parent is None else float(parent.fraction_along),
+                proximal=None if point is None else (point.x, point.y, point.z, point.diameter),
+                distal=(seg.distal.x, seg.distal.y, seg.distal.z, seg.distal.diameter),
+                name=str(seg.name or ""),
+            )
+        )
+    groups = {}
+    for group in morphology.segment_groups:
+        divisions = None
+        for prop in group.properties or []:
+            if prop.tag == "numberInternalDivisions":
+                divisions = int(float(prop.value))
+        groups[str(group.id)] = SegmentGroup(
+            id=str(group.id),
+            members=tuple(int(m.segments) for m in group.members),
+            includes=tuple(str(i.segment_groups) for i in group.includes),
+            neurolex=str(group.neuro_lex_id or ""),
+            divisions=divisions,
+        )
+    return segments, groups
+
+
+def _one_group(path: Path, element: str, obj: Any) -> str:
+    if getattr(obj, "segments", None):
+        raise refuse(path, element, obj.id, "names a segment (only segmentGroup is supported)")
+    return str(getattr(obj, "segment_groups", None) or "all")
+
+
+def _densities(path: Path, membrane: Any) -> list[Density]:
+    out = []
+    for kind, attribute in (
+        ("ohmic", "channel_densities"),
+        ("nernst", "channel_density_nernsts"),
+        ("ghk", "channel_density_ghks"),
+    ):
+        element = {"ohmic": "channelDensity", "nernst": "channelDensityNernst"}.get(
+            kind, "channelDensityGHK"
+        )
+        for d in getattr(membrane, attribute):
+            if getattr(d, "variable_parameters", None):
+                raise refuse(path, element, d.id, "has variableParameter (inhomogeneous)")
+            value = (
+                _value(path, element, d.id, d.permeability, "permeability")
+                if kind == "ghk"
+                else _value(path, element, d.id, d.cond_density, "conductanceDensity")
+            )
+            erev = getattr(d, "erev", None)
+            out.append(
+                Density(
+                    kind=kind,
+                    id=str(d.id),
+                    channel=str(d.ion_channel),
+                    ion=str(d.ion),
+                    group=_one_group(path, element, d),
+                    value=value,
+                    erev=None if erev is None else _value(path, element, d.id, erev, "voltage"),
+                )
+            )
+    return out
+
+
+def _bmtk_concentration_models(path: Path) -> dict[str, ConcentrationModel]:
+    """Allen/bmtk files: <concentrationModel type="CaDynamics" decay=... gamma=...> names a
+    circuit .mod (`type`) whose range variables are `<attribute>_<type>`."""
+    models = {}
+    for element in ElementTree.parse(path).getroot().iter(f"{_NS}concentrationModel"):
+        attributes = dict(element.attrib)
+        ident, kind = attributes.pop("id", "?"), attributes.pop("type", "")
+        ion = attributes.pop("ion", "ca")
+        attributes.pop("segmentGroup", None)
+        params = []
+        for name, text in sorted(attributes.items()):
+            number = text.split()[0] if text.split() else text
+            try:
+                params.append((f"{name}_{kind}", float(units.parse(number, "none"))))
+            except units.UnitError:
+                raise refuse(path, "concentrationModel", ident, f"has a bad {name}") from None
+        models[ident] = ConcentrationModel(id=kind, kind="mod", ion=ion, parameters=tuple(params))
+    return models
+
+
+def _concentration_models(path: Path, doc: Any) -> dict[str, ConcentrationModel]:
+    models = _bmtk_concentration_models(path)
+    for m in doc.decaying_pool_concentration_models:
+        models[str(m.id)] = ConcentrationModel(
+            id=str(m.id),
+            kind="decaying",
+            ion=str(m.ion),
+            resting=_value(
+                path, "decayingPoolConcentrationModel", m.id, m.resting_conc, "concentration"
+            ),
+            decay=_value(path, "decayingPoolConcentrationModel", m.id, m.decay_constant, "time"),
+            shell=_value(path, "decayingPoolConcentrationModel", m.id, m.shell_thickness, "length"),
+        )
+    for m in doc.fixed_factor_concentration_models:
+        models[str(m.id)] = ConcentrationModel(
+            id=str(m.id),
+            kind="fixedFactor",
+            ion=str(m.ion),
+            resting=_value(
+                path, "fixedFactorConcentrationModel", m.id, m.resting_conc, "concentration"
+            ),
+            decay=_value(path, "fixedFactorConcentrationModel", m.id, m.decay_constant, "time"),
+            rho=_value(path, "fixedFactorConcentrationModel", m.id, m.rho, "rho_factor"),
+        )
+    return models
+
+
+def _check_document(path: Path, doc: Any) -> None:
+    for attribute, element in (
+        ("ion_channel_kses", "ionChannelKS"),
+        ("ion_channel_v_shifts", "ionChannelVShift"),
+        ("cell2_ca_poolses", "cell2CaPools"),
+    ):
+        for obj in getattr(doc, attribute):
+            raise refuse(path, element, obj.id)
+
+
+def _read(path: Path) -> Any:
+    from neuroml.loaders import read_neuroml2_file
+
+    try:
+        doc = read_neuroml2_file(str(path), include_includes=True, verbose=False)
+    except Exception as exc:  # libNeuroML raises many kinds on bad XML
+        raise CircuitError(f"not a readable NeuroML file: {exc}", file=path) from None
+    try:
+        doc.validate(recursive=True)
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid"
+        if doc.cells and doc.cells[0].morphology is not None:
+            raise CircuitError(f"NeuroML validation failed: {first}", file=path) from None
+        # bmtk-style biophysics-only files carry attributes outside the schema
+        log.warning("%s does not validate (%s); read as a bmtk biophysics file", path, first)
+    return doc
+
+
+@lru_cache(maxsize=64)
+def _load(path: Path, mtime: float) -> NmlCell:
+    doc = _read(path)
+    _check_document(path, doc)
+    if not doc.cells:
+        raise CircuitError("NeuroML file has no <cell>", file=path, key="model_template")
+    cell_obj = doc.cells[0]
+    cell = NmlCell(path=path, id=str(cell_obj.id))
+    if cell_obj.morphology is not None and cell_obj.morphology.segments:
+        cell.segments, cell.groups = _segments(cell_obj.morphology)
+    bio = cell_obj.biophysical_properties
+    if bio is None:
+        raise refuse(path, "cell", cell.id, "has no biophysicalProperties")
+    if bio.extracellular_properties is not None:
+        raise refuse(path, "extracellularProperties", cell.id)
+    membrane = bio.membrane_properties
+    if membrane is not None:
+        for attribute, element in _REFUSED_MEMBRANE.items():
+            for obj in getattr(membrane, attribute):
+                raise refuse(path, element, getattr(obj, "id", "?"))
+        cell.densities = _densities(path, membrane)
+        for c in membrane.specific_capacitances:
+            value = _value(path, "specificCapacitance", cell.id, c.value, "specificCapacitance")
+            cell.capacitance.append((str(c.segment_groups or "all"), value))
+        for v in membrane.init_memb_potentials:
+            cell.init_v = _value(path, "initMembPotential", cell.id, v.value, "voltage")
+        for v in membrane.spike_threshes:
+            cell.threshold = _value(path, "spikeThresh", cell.id, v.value, "voltage")
+    intra = bio.intracellular_properties
+    if intra is not None:
+        for r in intra.resistivities:
+            value = _value(path, "resistivity", cell.id, r.value, "resistivity")
+            cell.resistivity.append((str(r.segment_groups or "all"), value))
+        for s in intra.species:
+            cell.species.append(
+                Species(
+                    id=str(s.id),
+                    ion=str(s.ion),
+                    model=str(s.concentration_model),
+                    group=str(s.segment_groups or "all"),
+                    initial=_value(path, "species", s.id, s.initial_concentration, "concentration"),
+                    initial_ext=_value(
+                        path, "species", s.id, s.initial_ext_concentration, "concentration"
+                    ),
+                )
+            )
+    for obj in list(doc.ion_channel) + list(doc.ion_channel_hhs):
+        cell.channels[str(obj.id)] = _channel(path, obj)
+    cell.concentration_models = _concentration_models(path, doc)
+    for s in cell.species:
+        if s.model not in cell.concentration_models:
+            raise refuse(path, "species", s.id, f"names unknown concentrationModel '{s.model}'")
+    return cell
+
+
+def load_cell(path: Path) -> NmlCell:
+    """The parsed cell of a NeuroML file (cached per file and modification time)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise CircuitError("NeuroML cell file not found", file=path, key="model_template")
+    return _load(path, path.stat().st_mtime)
+
+
+def find_cell_file(name: str, dirs: tuple[Path, ...], nodes_file: Path) -> Path:
+    """`nml:<file>` resolved as bmtk does: in biophysical_neuron_models_dir, else beside
+    the population's nodes file."""
+    for folder in dirs:
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    raise CircuitError(
+        f"NeuroML cell file '{name}' not found in {', '.join(str(d) for d in dirs) or '-'}",
+        file=nodes_file,
+        key="model_template",
+    )
