@@ -306,7 +306,9 @@ def _read(path: Path) -> Any:
     try:
         doc.validate(recursive=True)
     except ValueError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid"
+        lines = [ln.strip(" -") for ln in str(exc).splitlines() if ln.strip(" -")]
+        details = [ln for ln in lines if not ln.lower().startswith("validation failed")]
+        first = (details or lines or ["invalid"])[0]
         if doc.cells and doc.cells[0].morphology is not None:
             raise CircuitError(f"NeuroML validation failed: {first}", file=path) from None
         # bmtk-style biophysics-only files carry attributes outside the schema
