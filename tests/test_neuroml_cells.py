@@ -102,3 +102,20 @@ def test_hh_cell_matches_jneuroml(reference, tmp_path, ranks):
         rms = float(np.sqrt(np.mean((trace[:n] - voltage[:n]) ** 2)))
         assert rms < 1.0, rms
         assert trace[0] == pytest.approx(-65.0)  # initMembPotential
+
+
+def test_shipped_example_is_generated_and_runs(tmp_path):
+    """configs/neuroml_cell is what the generator writes, and `sonatasim run` runs it."""
+    from tests.conftest import REPO
+
+    shipped = REPO / "configs" / "neuroml_cell"
+    write_circuit(tmp_path / "fresh", gate_zoo=True)
+    cell = f"components/neuroml_models/{CELL_ID}.nml"
+    for name in (cell, "simulation_config.json", "circuit_config.json", "node_sets.json"):
+        assert (shipped / name).read_text() == (tmp_path / "fresh" / name).read_text(), name
+    out = tmp_path / "out"
+    run_cli("run", shipped / "simulation_config.json", "--output-dir", out, "--no-progress")
+    ids, times, data, nodes = _outputs(out)
+    # the stronger step (0.6 nA on node 1) fires faster than the 0.3 nA one (node 0)
+    assert 0 < np.sum(ids == 0) < np.sum(ids == 1)
+    assert data.shape[1] == 2 and np.max(data) > 0.0

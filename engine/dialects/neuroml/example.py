@@ -40,7 +40,9 @@ def _variable(kind: str, rate: float, midpoint: str, scale: str) -> nml.HHVariab
 
 
 def _q10(experimental: str = "6.3 degC", factor: float = 3.0) -> nml.Q10Settings:
-    return nml.Q10Settings(type="q10ExpTemp", q10_factor=str(factor), experimental_temp=experimental)
+    return nml.Q10Settings(
+        type="q10ExpTemp", q10_factor=str(factor), experimental_temp=experimental
+    )
 
 
 def hh_channels() -> list[nml.IonChannelHH]:
@@ -255,6 +257,9 @@ def write_circuit(
     write_cell(models / f"{CELL_ID}.nml", gate_zoo=gate_zoo)
     morphs = root / "components" / "morphologies"
     morphs.mkdir(parents=True, exist_ok=True)
+    (morphs / "README").write_text(
+        "Empty on purpose: the NeuroML cells of this circuit hold their own morphology.\n"
+    )
     nodes_file = root / "network" / "cortex.layer5.nodes.h5"
     nodes_file.parent.mkdir(parents=True, exist_ok=True)
     nodes_file.unlink(missing_ok=True)

@@ -328,13 +328,17 @@ def check_cell_files(info: NodePopulationInfo, storage: Any) -> list[str]:
                 problems.append(f"hoc template not found: {path} (population {info.name})")
         elif _is_ctdb(template):
             problems += _check_ctdb(info, reader, ids[templates == template])
+        elif template.startswith("nml:"):
+            problems += _check_neuroml(info, template[4:])
         else:
             problems.append(
-                f"{where}: model_template '{template}' is not hoc:<Name> or ctdb:Biophys1"
+                f"{where}: model_template '{template}' is not hoc:<Name>, nml:<file> or ctdb:Biophys1"
             )
     if not reader.has("morphology"):
         if info.dialect == "allen" and all(t.startswith("hoc:") for t in templates.tolist()):
             return problems  # bmtk hoc templates may build their own morphology
+        if all(t.startswith("nml:") for t in templates.tolist()):
+            return problems  # NeuroML cells with a <morphology> need none (checked at build)
         return problems + [f"{where}: no morphology attribute"]
     manager = BiophysicalNodeManager(info, storage, 0)
     try:
@@ -351,6 +355,18 @@ def check_cell_files(info: NodePopulationInfo, storage: Any) -> list[str]:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         problems.append(f"{len(missing)} morphologies missing in {morph_dir}: {shown}")
     return problems
+
+
+def _check_neuroml(info: NodePopulationInfo, name: str) -> list[str]:
+    """The NeuroML file is found, reads, validates and holds nothing we refuse."""
+    from engine.dialects.neuroml import document, generated
+
+    try:
+        path = document.find_cell_file(name, generated.model_dirs(info), info.nodes_file)
+        generated.cell_mechanisms(document.load_cell(path))
+    except CircuitError as exc:
+        return [exc.describe()]
+    return []
 
 
 def _check_ctdb(info: NodePopulationInfo, reader: AttributeReader, ids: np.ndarray) -> list[str]:
