@@ -68,8 +68,15 @@ def _fractional(doc):
     return "gateFractional", "frac_k/f"
 
 
+def _sub_tree(doc):
+    group = nml.SegmentGroup(id="distal_tree")
+    group.sub_trees.append(nml.SubTree(from_=nml.SegmentEndPoint(segments=4)))
+    doc.cells[0].morphology.segment_groups.append(group)
+    return "subTree", "distal_tree"
+
+
 @pytest.mark.parametrize(
-    "add", [_kinetic, _custom_rate, _cell2_ca_pools, _non_uniform, _fractional]
+    "add", [_kinetic, _custom_rate, _cell2_ca_pools, _non_uniform, _fractional, _sub_tree]
 )
 def test_refused_element_gives_one_line(tmp_path, add):
     doc = cell_document()

@@ -169,7 +169,7 @@ def _channel(path: Path, obj: Any) -> Channel:
     return Channel(id=ident, gates=tuple(gates), conductance_scaling=tuple(scaling))
 
 
-def _segments(morphology: Any) -> tuple[list[Segment], dict[str, SegmentGroup]]:
+def _segments(path: Path, morphology: Any) -> tuple[list[Segment], dict[str, SegmentGroup]]:
     segments = []
     for seg in morphology.segments:
         parent = seg.parent
@@ -186,6 +186,13 @@ def _segments(morphology: Any) -> tuple[list[Segment], dict[str, SegmentGroup]]:
         )
     groups = {}
     for group in morphology.segment_groups:
+        for attribute, element in (
+            ("paths", "path"),
+            ("sub_trees", "subTree"),
+            ("inhomogeneous_parameters", "inhomogeneousParameter"),
+        ):
+            if getattr(group, attribute):
+                raise refuse(path, element, group.id, "(in a segmentGroup) is not supported")
         divisions = None
         for prop in group.properties or []:
             if prop.tag == "numberInternalDivisions":
@@ -325,7 +332,7 @@ def _load(path: Path, mtime: float) -> NmlCell:
     cell_obj = doc.cells[0]
     cell = NmlCell(path=path, id=str(cell_obj.id))
     if cell_obj.morphology is not None and cell_obj.morphology.segments:
-        cell.segments, cell.groups = _segments(cell_obj.morphology)
+        cell.segments, cell.groups = _segments(path, cell_obj.morphology)
     bio = cell_obj.biophysical_properties
     if bio is None:
         raise refuse(path, "cell", cell.id, "has no biophysicalProperties")
