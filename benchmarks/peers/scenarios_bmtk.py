@@ -117,6 +117,20 @@ def scenario_circuit(name: str, root: Path):
             sim["conditions"] = {"celsius": 16.3, "v_init": -70.0}
 
         _edit_json(c.simulation_config, change)
+    elif name == "nml_biophysics":
+        from engine.generate.allen import EXC_TYPE, cell_json
+        from tests.test_neuroml_biophysics_only import write_biophysics_file
+
+        c = gen(root, **small, iclamp=iclamp)
+        models = root / "components" / "biophysical_neuron_models"
+        path = models / "exc_hh.cell.nml"
+        write_biophysics_file(path, cell_json("exc"))
+        # bmtk's reader needs segmentGroup on every element, also where NeuroML's default
+        # ("all") applies and libNeuroML leaves it out
+        text = path.read_text().replace("<resistivity ", '<resistivity segmentGroup="all" ')
+        path.write_text(text)
+        change = {"model_template": "nml:exc_hh.cell.nml", "model_processing": "NULL"}
+        _edit_types(root / "network" / "cortex_node_types.csv", "node_type_id", {EXC_TYPE: change})
     else:
         raise SystemExit(f"unknown scenario {name}")
     return c
@@ -135,4 +149,5 @@ SCENARIOS = {
     "gaussianLL": "as network, weight_function gaussianLL (tuning_angle, weight_sigma 50)",
     "placed": "as network, nsyns 1-3, target_sections + distance_range placement",
     "mpi2": "as network, both simulators on 2 MPI ranks",
+    "nml_biophysics": "as small, exc cells from a bmtk-style nml: biophysics file (no morphology)",
 }

@@ -136,6 +136,38 @@ def zoo_channels() -> list[nml.IonChannelHH]:
     return [km, ka, nap]
 
 
+def calcium_channels() -> list[nml.IonChannelHH]:
+    """A high-voltage Ca channel (used with channelDensityNernst) and a low-voltage one
+    (used with channelDensityGHK), both feeding a decaying calcium pool."""
+    hva = nml.IonChannelHH(id="ca_hva", conductance="10pS", species="ca")
+    hva.gate_hh_rates.append(
+        nml.GateHHRates(
+            id="m",
+            instances=2,
+            forward_rate=_rate("HHExpLinearRate", "0.5per_ms", "-27mV", "3.8mV"),
+            reverse_rate=_rate("HHExpRate", "0.94per_ms", "-75mV", "-17mV"),
+        )
+    )
+    hva.gate_hh_rates.append(
+        nml.GateHHRates(
+            id="h",
+            instances=1,
+            forward_rate=_rate("HHExpRate", "0.000457per_ms", "-13mV", "-50mV"),
+            reverse_rate=_rate("HHSigmoidRate", "0.0065per_ms", "-15mV", "28mV"),
+        )
+    )
+    lva = nml.IonChannelHH(id="ca_lva", conductance="10pS", species="ca")
+    lva.gate_hh_tau_infs.append(
+        nml.GateHHTauInf(
+            id="s",
+            instances=2,
+            time_course=nml.HHTime(type="fixedTimeCourse", tau="5ms"),
+            steady_state=_variable("HHSigmoidVariable", 1, "-50mV", "6mV"),
+        )
+    )
+    return [hva, lva]
+
+
 def _morphology() -> nml.Morphology:
     morphology = nml.Morphology(id="morphology")
     groups = []
@@ -188,7 +220,7 @@ def _density(channel: str, group: str, cond: str, erev: str, ion: str) -> nml.Ch
 def cell_document(gate_zoo: bool = False, morphology: bool = True) -> nml.NeuroMLDocument:
     """The NeuroML document of our multi-compartment HH cell."""
     doc = nml.NeuroMLDocument(id="hh_pyramidal_like")
-    channels = hh_channels() + (zoo_channels() if gate_zoo else [])
+    channels = hh_channels() + (zoo_channels() + calcium_channels() if gate_zoo else [])
     doc.ion_channel_hhs.extend(channels)
     densities = [
         _density("na_hh", "soma", "120 mS_per_cm2", "50mV", "na"),
@@ -204,12 +236,50 @@ def cell_document(gate_zoo: bool = False, morphology: bool = True) -> nml.NeuroM
             _density("nap_inst", "soma", "0.2 mS_per_cm2", "50mV", "na"),
         ]
     membrane = nml.MembraneProperties(channel_densities=densities)
+    intracellular = nml.IntracellularProperties()
+    if gate_zoo:
+        membrane.channel_density_nernsts.append(
+            nml.ChannelDensityNernst(
+                id="ca_hva_soma",
+                ion_channel="ca_hva",
+                cond_density="1 mS_per_cm2",
+                segment_groups="soma",
+                ion="ca",
+            )
+        )
+        membrane.channel_density_ghks.append(
+            nml.ChannelDensityGHK(
+                id="ca_lva_soma",
+                ion_channel="ca_lva",
+                permeability="2e-5 cm_per_s",
+                segment_groups="soma",
+                ion="ca",
+            )
+        )
+        intracellular.species.append(
+            nml.Species(
+                id="ca",
+                ion="ca",
+                concentration_model="ca_pool",
+                segment_groups="soma",
+                initial_concentration="5e-5 mM",
+                initial_ext_concentration="2 mM",
+            )
+        )
+        doc.decaying_pool_concentration_models.append(
+            nml.DecayingPoolConcentrationModel(
+                id="ca_pool",
+                ion="ca",
+                resting_conc="5e-5 mM",
+                decay_constant="80ms",
+                shell_thickness="0.1um",
+            )
+        )
     membrane.specific_capacitances.append(
         nml.SpecificCapacitance(value="1.0 uF_per_cm2", segment_groups="all")
     )
     membrane.spike_threshes.append(nml.SpikeThresh(value="0mV", segment_groups="all"))
     membrane.init_memb_potentials.append(nml.InitMembPotential(value="-65mV", segment_groups="all"))
-    intracellular = nml.IntracellularProperties()
     intracellular.resistivities.append(nml.Resistivity(value="0.1 kohm_cm", segment_groups="all"))
     cell = nml.Cell(
         id=CELL_ID.replace(".", "_"),
