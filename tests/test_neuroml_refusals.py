@@ -105,7 +105,7 @@ def test_refusal_stops_the_run_before_compiling(tmp_path):
 
 def test_generated_names_follow_content_not_only_id():
     doc_channels = {c.id: c for c in hh_channels()}
-    from engine.dialects.neuroml.document import _channel
+    from engine.dialects.neuroml.channels import read_channel as _channel
 
     na = _channel(tmp := __import__("pathlib").Path("x.nml"), doc_channels["na_hh"])
     k = _channel(tmp, doc_channels["k_hh"])

@@ -134,7 +134,7 @@ def apply(h: Any, cell: NmlCell, sections: list[Any], groups: Groups, generated:
                 _circuit_density(h, sec, d, cell)
             else:
                 _generated_density(sec, d, cell, mech)
-            if d.kind != "ohmic":
+            if d.kind != "ohmic" and mech is not None:  # circuit .mod: NEURON's default, as bmtk
                 computed.setdefault(d.ion, set()).add(sec.name())
     written: dict[str, set[str]] = {}  # ion -> sections whose concentration a pool writes
     for s in cell.species:
