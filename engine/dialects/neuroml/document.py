@@ -10,6 +10,8 @@ resistivity, initMembPotential, spikeThresh; morphology segments and groups).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import xml.etree.ElementTree as ElementTree
 from functools import lru_cache
@@ -185,12 +187,15 @@ def _check_document(path: Path, doc: Any) -> None:
 def _read(path: Path) -> Any:
     from neuroml.loaders import read_neuroml2_file
 
+    quiet = io.StringIO()  # libNeuroML prints parser warnings; validation reports them
     try:
-        doc = read_neuroml2_file(str(path), include_includes=True, verbose=False)
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            doc = read_neuroml2_file(str(path), include_includes=True, verbose=False)
     except Exception as exc:  # libNeuroML raises many kinds on bad XML
         raise CircuitError(f"not a readable NeuroML file: {exc}", file=path) from None
     try:
-        doc.validate(recursive=True)
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            doc.validate(recursive=True)
     except ValueError as exc:
         lines = [ln.strip(" -") for ln in str(exc).splitlines() if ln.strip(" -")]
         details = [ln for ln in lines if not ln.lower().startswith("validation failed")]
