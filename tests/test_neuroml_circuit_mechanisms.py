@@ -15,6 +15,8 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 
+import pytest
+
 from engine.io.templates import write_ball_and_stick_swc
 from tests.conftest import REPO, cli_env
 
@@ -163,3 +165,91 @@ def test_circuit_mechanisms_get_the_files_values(tmp_path):
         1e3 * 8.314462618 * (34 + 273.15) / (2 * 96485.33212) * math.log(soma["cao"] / soma["cai"])
     )
     assert abs(soma["eca"] - nernst) < 0.05, (soma["eca"], nernst)
+
+
+POOLS_DRIVER = """
+import json, sys
+from neuron import h
+h.nrn_load_dll(sys.argv[1])
+out = {}
+for name in sys.argv[2:]:
+    sec = h.Section(name="soma_" + name)
+    sec.L = sec.diam = 12.0
+    sec.insert("Ca_HVA")
+    sec.gbar_Ca_HVA = 2e-3
+    sec.insert(name)
+    setattr(sec, "initialConcentration_" + name, 1e-4)
+    h.ion_style("ca_ion", 3, 1, 0, 0, 0, sec=sec)  # eca a parameter, the pool sets cai
+    sec.eca = 120.0
+    clamp = h.SEClamp(sec(0.5))
+    clamp.dur1, clamp.amp1, clamp.rs = 1e9, -10.0, 1e-4
+    h.dt = 0.025
+    h.finitialize(-10.0)
+    while h.t < 30.0 - 1e-9:
+        h.fadvance()
+    seg = sec(0.5)
+    out[name] = {"cai": seg.cai, "ica": seg.ica, "area": seg.area(), "t": h.t}
+    h.delete_section(sec=sec)
+print(json.dumps(out))
+"""
+
+
+def test_generated_pools_follow_the_neuroml_equations(tmp_path):
+    """decayingPool and fixedFactor pools under a constant calcium current (voltage clamp,
+    gates at steady state from the start, eca fixed): cai(t) = rest + A tau +
+    (c0 - rest - A tau) exp(-t / tau), with A from the LEMS definitions in SI units."""
+    import math
+
+    from engine.dialects.neuroml.model import ConcentrationModel
+    from engine.dialects.neuroml.nmodl import concentration_nmodl
+
+    decaying = ConcentrationModel(
+        id="pool_d", kind="decaying", ion="ca", resting=5e-5, decay=20.0, shell=0.5
+    )
+    fixed = ConcentrationModel(
+        id="pool_f", kind="fixedFactor", ion="ca", resting=5e-5, decay=20.0, rho=3.0
+    )
+    mods = tmp_path / "pools"
+    mods.mkdir()
+    (mods / "Ca_HVA.mod").write_text(CA_CHANNEL)
+    names = []
+    for model in (decaying, fixed):
+        name, text = concentration_nmodl(model, "test")
+        (mods / f"{name}.mod").write_text(text)
+        names.append(name)
+    nrnivmodl = REPO / ".venv" / "bin" / "nrnivmodl"
+    built = subprocess.run(
+        [str(nrnivmodl) if nrnivmodl.exists() else "nrnivmodl"],
+        cwd=mods,
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    library = next(mods.glob("*/libnrnmech.so"))
+    result = subprocess.run(
+        [sys.executable, "-c", POOLS_DRIVER, str(library), *names],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=cli_env(),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    faraday = 96485.3
+    for model, name in zip((decaying, fixed), names, strict=True):
+        v = values[name]
+        assert v["ica"] < 0  # inward
+        i_in = -v["ica"] * 10.0  # inward current density, A/m2
+        area = v["area"] * 1e-12  # m2
+        if model.kind == "decaying":
+            radius = math.sqrt(area / (4 * 3.14159))
+            inner = radius - model.shell * 1e-6
+            volume = 4 * 3.14159 / 3 * (radius**3 - inner**3)
+            rate = i_in * area / (2 * faraday * volume)  # mol/m3/s = mM/s
+        else:
+            rate = i_in * model.rho
+        a = rate * 1e-3  # mM/ms
+        tau, c0, rest = model.decay, 1e-4, model.resting
+        expected = rest + a * tau + (c0 - rest - a * tau) * math.exp(-v["t"] / tau)
+        assert a * tau > 10 * c0  # the influx dominates: the check sees its scale
+        assert v["cai"] == pytest.approx(expected, rel=2e-3), (name, v, expected)
