@@ -78,11 +78,10 @@ class Simulation:
         self.overrides = ConnectionOverrides(setup)
         self.modifications = ModificationManager(setup)
         with self.timer.phase("mechanisms"):
-            from engine.dialects.neuroml.generated import circuit_mod_dir
+            from engine.dialects.neuroml.generated import with_generated
 
-            generated = circuit_mod_dir(setup)  # NMODL of the NeuroML cells' channels
-            extra = [generated] if generated is not None else []
-            load_mechanisms(setup.mechanism_dirs + list(self.options.mechanisms) + extra, sim)
+            dirs = setup.mechanism_dirs + list(self.options.mechanisms)
+            load_mechanisms(with_generated(setup, dirs), sim)  # + NeuroML channels' NMODL
         self._apply_globals()
         with self.timer.phase("cells"):
             self.circuit = CircuitManager(setup, sim)

@@ -58,7 +58,11 @@ def balance(
     setup = load_setup(config, output_dir)
     sim = simulator.start(use_mpi=False)
     setup_logging(sim.rank, sim.nranks)
-    load_mechanisms(setup.mechanism_dirs + [Path(m) for m in mechanisms], sim)
+    from engine.dialects.neuroml.generated import with_generated
+
+    load_mechanisms(
+        with_generated(setup, setup.mechanism_dirs + [Path(m) for m in mechanisms]), sim
+    )
     circuit = CircuitManager(setup, sim)
     cells = circuit.simulated_ids()
     probe = MechanismProbe(sim.h, MorphologyLoader().install(sim.h))

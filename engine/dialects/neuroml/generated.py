@@ -117,3 +117,9 @@ def circuit_mod_dir(setup: Any) -> Path | None:
         storage = libsonata.NodeStorage(str(info.nodes_file)).open_population(info.name)
         files += template_files(info, storage)
     return write_mod_dir(sorted(set(files)), cache_dir()) if files else None
+
+
+def with_generated(setup: Any, dirs: list[Path]) -> list[Path]:
+    """`dirs` plus the folder of the circuit's generated NeuroML mechanisms, if any."""
+    folder = circuit_mod_dir(setup)
+    return [*dirs, folder] if folder is not None else list(dirs)
