@@ -69,7 +69,7 @@ class Simulation:
 
     def build(self) -> None:
         from engine.managers.cells.morphology import MorphologyLoader
-        from engine.mechanisms import load_mechanisms
+        from engine.mechanisms import cache_dir, load_mechanisms
 
         setup, sim = self.setup, self.sim
         if sim.is_root:
@@ -81,7 +81,9 @@ class Simulation:
             from engine.dialects.neuroml.generated import with_generated
 
             dirs = setup.mechanism_dirs + list(self.options.mechanisms)
-            load_mechanisms(with_generated(setup, dirs), sim)  # + NeuroML channels' NMODL
+            load_mechanisms(
+                with_generated(setup, dirs, cache_dir()), sim
+            )  # + NeuroML channels' NMODL
         self._apply_globals()
         with self.timer.phase("cells"):
             self.circuit = CircuitManager(setup, sim)

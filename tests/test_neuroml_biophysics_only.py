@@ -14,7 +14,7 @@ from __future__ import annotations
 import neuroml as nml
 from neuroml.writers import NeuroMLWriter
 
-from engine.io.allen_generator import HH_SOMA, cell_json, generate_allen_network
+from engine.generate.allen import HH_SOMA, cell_json, generate_allen_network
 from engine.io.types_csv import write_types_csv
 from tests.test_allen_cells import assert_same_cell, engine_cells, plain_cell
 

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from engine.io.templates import write_ball_and_stick_swc
+from engine.generate.templates import write_ball_and_stick_swc
 from tests.conftest import REPO, cli_env
 
 CA_CHANNEL = """
@@ -87,8 +87,8 @@ import json, sys
 from pathlib import Path
 from neuron import h
 h.nrn_load_dll(sys.argv[1])
-from engine.dialects.neuroml import cells
-from engine.io.morphology import MorphologyLoader
+from engine.managers.cells import neuroml as cells
+from engine.managers.cells.morphology import MorphologyLoader
 loader = MorphologyLoader().install(h)
 swc = Path(sys.argv[3])
 owner, sections, _ = cells.build_cell(h, Path(sys.argv[2]), 0, loader, swc.parent, swc.name, 20.0)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from engine.dialects.neuroml.document import refuse
@@ -25,7 +24,6 @@ from engine.dialects.neuroml.generated import Generated, _mode
 from engine.dialects.neuroml.model import Density, NmlCell
 from engine.dialects.neuroml.nmodl import ION_SPECIES
 from engine.errors import CircuitError
-from engine.managers.cells import BiophysicalCell
 
 log = logging.getLogger("sonatasim")
 
@@ -45,9 +43,13 @@ BMTK_GROUPS = {
 Groups = Callable[[str], list[Any]]
 
 
+def section_type(sec: Any) -> str:
+    """'soma', 'dend', 'apic' or 'axon' from the section's array name (bmtk's rule)."""
+    return sec.name().split(".")[-1][:4]
+
+
 def bmtk_groups(sections: list[Any], cell: NmlCell) -> Groups:
     """Section lookup of biophysics-only cells: by the section array's name."""
-    from engine.managers.allen_cells import section_type
 
     def lookup(group: str) -> list[Any]:
         if group.lower() == "all":
@@ -190,17 +192,3 @@ def initial_voltage(h: Any, sections: list[Any], value: float | None) -> Any:
                 seg.v = value
 
     return h.FInitializeHandler(0, set_v)
-
-
-@dataclass
-class NeuroMLCell(BiophysicalCell):
-    """A NeuroML cell: spikes detected at soma(0.5), at spikeThresh when the file sets it."""
-
-    threshold: float | None = None
-
-    def spike_source(self, h: Any, spike_location: str, threshold: float) -> Any:
-        if spike_location != "soma":
-            return super().spike_source(h, spike_location, threshold)
-        netcon = h.NetCon(self.soma(0.5)._ref_v, None, sec=self.soma)
-        netcon.threshold = threshold if self.threshold is None else self.threshold
-        return netcon

@@ -63,7 +63,7 @@ def cell_mechanisms(cell: NmlCell) -> Generated:
 
 def template_files(info: Any, storage: Any) -> list[Path]:
     """The NeuroML files a biophysical population's `nml:` templates name."""
-    from engine.managers.attributes import AttributeReader
+    from engine.io.attributes import AttributeReader
 
     reader = AttributeReader(storage, info.nodes_file)
     if not reader.has("model_template"):
@@ -104,11 +104,10 @@ def write_mod_dir(files: list[Path], root: Path) -> Path | None:
     return folder
 
 
-def circuit_mod_dir(setup: Any) -> Path | None:
-    """The folder of generated mechanisms for every `nml:` cell of the circuit, or None."""
+def circuit_mod_dir(setup: Any, cache: Path) -> Path | None:
+    """The folder (under `cache`) of generated mechanisms for every `nml:` cell of the
+    circuit, or None."""
     import libsonata
-
-    from engine.mechanisms import cache_dir
 
     files: list[Path] = []
     for info in setup.node_populations.values():
@@ -116,10 +115,10 @@ def circuit_mod_dir(setup: Any) -> Path | None:
             continue
         storage = libsonata.NodeStorage(str(info.nodes_file)).open_population(info.name)
         files += template_files(info, storage)
-    return write_mod_dir(sorted(set(files)), cache_dir()) if files else None
+    return write_mod_dir(sorted(set(files)), cache) if files else None
 
 
-def with_generated(setup: Any, dirs: list[Path]) -> list[Path]:
+def with_generated(setup: Any, dirs: list[Path], cache: Path) -> list[Path]:
     """`dirs` plus the folder of the circuit's generated NeuroML mechanisms, if any."""
-    folder = circuit_mod_dir(setup)
+    folder = circuit_mod_dir(setup, cache)
     return [*dirs, folder] if folder is not None else list(dirs)

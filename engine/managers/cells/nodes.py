@@ -219,7 +219,8 @@ CTDB_TEMPLATES = {"ctdb:Biophys1", "ctdb:Biophys1.hoc"}
 
 def _build_neuroml(h, info, name, node_id, inputs, morphology, loader):
     """`nml:<file>`: engine.dialects.neuroml builds it (morphology from the file or node)."""
-    from engine.dialects.neuroml import cells, generated
+    from engine.dialects.neuroml import generated
+    from engine.managers.cells import neuroml as cells
 
     path = generated.find_cell_file(name, generated.model_dirs(info), info.nodes_file)
     morph_file = None

@@ -1,4 +1,5 @@
-"""`nml:<file>` templates of biophysical populations: one NEURON cell per node.
+"""`nml:<file>` templates of biophysical populations: one NEURON cell per node (the
+dispatch point into engine.dialects.neuroml, which reads the file and builds sections).
 
 With a <morphology> the sections come from the file (numberInternalDivisions -> nseg);
 without one (bmtk's biophysics-only files) from the node's morphology, built as bmtk's
@@ -8,6 +9,7 @@ the properties, then nseg from run.dL.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ from engine.dialects.neuroml import biophysics
 from engine.dialects.neuroml.document import load_cell
 from engine.dialects.neuroml.generated import cell_mechanisms
 from engine.dialects.neuroml.morphology import build_sections, resolve_group
-from engine.managers import allen_cells
+from engine.managers.cells import allen as allen_cells
+from engine.managers.cells.cell import BiophysicalCell
 
 
 def build_cell(
@@ -60,4 +63,18 @@ def build_cell(
             sec.nseg = allen_cells.nseg_for(sec.L, dL)
     handler = biophysics.initial_voltage(h, sections, cell.init_v)
     extra = {"neuroml": cell.path, "init_handler": handler}
-    return owner, sections, partial(biophysics.NeuroMLCell, threshold=cell.threshold, extra=extra)
+    return owner, sections, partial(NeuroMLCell, threshold=cell.threshold, extra=extra)
+
+
+@dataclass
+class NeuroMLCell(BiophysicalCell):
+    """A NeuroML cell: spikes detected at soma(0.5), at spikeThresh when the file sets it."""
+
+    threshold: float | None = None
+
+    def spike_source(self, h: Any, spike_location: str, threshold: float) -> Any:
+        if spike_location != "soma":
+            return super().spike_source(h, spike_location, threshold)
+        netcon = h.NetCon(self.soma(0.5)._ref_v, None, sec=self.soma)
+        netcon.threshold = threshold if self.threshold is None else self.threshold
+        return netcon
