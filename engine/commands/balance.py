@@ -50,7 +50,7 @@ def balance(
     from engine.managers.cells.cost import MechanismProbe, estimate_costs
     from engine.managers.cells.morphology import MorphologyLoader
     from engine.managers.circuit import CircuitManager
-    from engine.mechanisms import load_mechanisms
+    from engine.mechanisms import cache_dir, load_mechanisms
 
     if ranks < 1:
         raise UserError(f"--ranks must be at least 1, got {ranks}")
@@ -60,9 +60,8 @@ def balance(
     setup_logging(sim.rank, sim.nranks)
     from engine.dialects.neuroml.generated import with_generated
 
-    load_mechanisms(
-        with_generated(setup, setup.mechanism_dirs + [Path(m) for m in mechanisms]), sim
-    )
+    dirs = setup.mechanism_dirs + [Path(m) for m in mechanisms]
+    load_mechanisms(with_generated(setup, dirs, cache_dir()), sim)
     circuit = CircuitManager(setup, sim)
     cells = circuit.simulated_ids()
     probe = MechanismProbe(sim.h, MorphologyLoader().install(sim.h))
