@@ -225,7 +225,7 @@ def _build_neuroml(h, info, name, node_id, inputs, morphology, loader):
     path = generated.find_cell_file(name, generated.model_dirs(info), info.nodes_file)
     morph_file = None
     if morphology and morphology not in ("None", "nan") and inputs.morph_dir is not None:
-        morph_file = _with_extension(morphology, inputs.ext)
+        morph_file = inputs.file_name(morphology)
     return cells.build_cell(h, path, node_id, loader, inputs.morph_dir, morph_file, info.dL)
 
 
