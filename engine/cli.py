@@ -104,6 +104,24 @@ def cli() -> None:
     default=None,
     help="Memory per rank for report samples before they go to disk (default 256).",
 )
+@click.option(
+    "--save",
+    "save_dir",
+    type=click.Path(path_type=Path),
+    help="Write a checkpoint of the whole model state into this directory (at tstop).",
+)
+@click.option(
+    "--save-time",
+    type=float,
+    default=None,
+    help="With --save: write the checkpoint at this time (ms) instead; the run goes on.",
+)
+@click.option(
+    "--restore",
+    "restore_dir",
+    type=click.Path(path_type=Path),
+    help="Continue from a checkpoint written by --save (same ranks, a later tstop).",
+)
 @click.option("--no-progress", is_flag=True, help="Do not draw progress bars.")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @click.option("-v", "--verbose", count=True, help="More detail in the log.")
@@ -116,11 +134,16 @@ def run(
     lb_mode: str,
     log_file: Path | None,
     report_buffer_mb: float | None,
+    save_dir: Path | None,
+    save_time: float | None,
+    restore_dir: Path | None,
     no_progress: bool,
     debug: bool,
     verbose: int,
 ) -> None:
     """Simulate the circuit described by CONFIG (a SONATA simulation_config.json)."""
+    if save_time is not None and save_dir is None:
+        raise UserError("--save-time needs --save DIR")
     if ranks is not None:
         _relaunch_under_mpiexec(ranks)
     if report_buffer_mb is not None:
@@ -144,6 +167,9 @@ def run(
         mechanisms=[Path(m) for m in mechanisms],
         lb_mode=lb_mode,
         progress=not no_progress and sys.stderr.isatty(),
+        save_dir=save_dir,
+        save_time=save_time,
+        restore_dir=restore_dir,
     )
     simulation = Simulation(setup, sim, options)
     simulation.build()

@@ -109,6 +109,7 @@ class SimulationSetup:
     dialect: str = "sonata"
     translation: Any = None  # engine.dialects.allen.config.AllenTranslation for Allen configs
     notes: list[str] = field(default_factory=list)
+    restart_time: float = 0.0  # a run restored from a checkpoint starts here (ms)
 
     @property
     def input_names(self) -> list[str]:

@@ -37,6 +37,9 @@ class RunOptions:
     mechanisms: list[Path] = field(default_factory=list)
     lb_mode: str = "round-robin"
     progress: bool = True
+    save_dir: Path | None = None  # write a checkpoint at save_time (default: tstop)
+    save_time: float | None = None
+    restore_dir: Path | None = None  # continue from this checkpoint
 
 
 @contextmanager
@@ -66,6 +69,7 @@ class Simulation:
         self.minis: SpontaneousMinis | None = None
         self.modifications: ModificationManager | None = None
         self.total_spikes = 0
+        self.checkpoint: Any = None  # the manifest of the checkpoint being restored
 
     def build(self) -> None:
         from engine.managers.cells.morphology import MorphologyLoader
@@ -77,10 +81,12 @@ class Simulation:
         # parsed (statements checked) before anything is built: a bad block fails fast
         self.overrides = ConnectionOverrides(setup)
         self.modifications = ModificationManager(setup)
+        if self.options.restore_dir is not None:
+            self._read_checkpoint()
         with self.timer.phase("mechanisms"):
             from engine.dialects.neuroml.generated import with_generated
 
-            dirs = setup.mechanism_dirs + list(self.options.mechanisms)
+            dirs = self.mechanism_dirs()
             load_mechanisms(
                 with_generated(setup, dirs, cache_dir()), sim
             )  # + NeuroML channels' NMODL
@@ -153,18 +159,62 @@ class Simulation:
                 pc.setup_transfer()  # collective, after every source_var/target_var
             pc.set_maxstep(MAX_SPIKE_EXCHANGE_STEP_MS)
             h.stdinit()
+            if self.checkpoint is not None:
+                from engine import checkpoint
+
+                checkpoint.restore(self, self.options.restore_dir, self.checkpoint)
+        save_at = self._save_time()
         with (
             self.timer.phase("run"),
-            progress_bar(sim, self.options.progress, run.tstop, "simulating", "ms") as step,
+            progress_bar(sim, self.options.progress, run.tstop - h.t, "simulating", "ms") as step,
         ):
             # Half a step of slack: t accumulates round-off over thousands of steps, and a
             # stricter test would never end once t sits just below tstop.
             while h.t < run.tstop - 0.5 * run.dt:
                 until = min(h.t + PSOLVE_CHUNK_MS, run.tstop)
+                if save_at is not None and h.t < save_at - 0.5 * run.dt:
+                    until = min(until, save_at)
                 before = h.t
                 pc.psolve(until)
                 self.reports.flush()
                 step(h.t - before)
+                if save_at is not None and h.t >= save_at - 0.5 * run.dt:
+                    self._save_checkpoint()
+                    save_at = None
+        if save_at is not None:  # a restored run that starts at or after --save-time
+            self._save_checkpoint()
+
+    def _read_checkpoint(self) -> None:
+        from engine import checkpoint
+
+        manifest = checkpoint.Manifest.read(self.options.restore_dir)
+        checkpoint.check_before_build(
+            manifest, self.options.restore_dir, self.setup, self.sim.nranks
+        )
+        self.setup.restart_time = manifest.time
+        self.checkpoint = manifest
+
+    def _save_time(self) -> float | None:
+        if self.options.save_dir is None:
+            return None
+        run = self.setup.run
+        at = run.tstop if self.options.save_time is None else self.options.save_time
+        if not 0 < at <= run.tstop:
+            raise ConfigError(f"--save-time {at} must be in (0, tstop = {run.tstop}] ms")
+        return at
+
+    def _save_checkpoint(self) -> None:
+        from engine import checkpoint
+
+        with self.timer.phase("save"):
+            checkpoint.save(self, self.options.save_dir)
+
+    def mechanism_dirs(self) -> list[Path]:
+        return self.setup.mechanism_dirs + list(self.options.mechanisms)
+
+    def rearm_after_restore(self, time: float) -> None:
+        """Restart the report clocks (frames from the checkpoint on; stale ones dropped)."""
+        self.reports.rearm()
 
     def write_outputs(self) -> Path:
         out = self.setup.output

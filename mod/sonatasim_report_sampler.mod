@@ -432,7 +432,10 @@ NET_RECEIVE (w) {
 VERBATIM
     {
         SonataSampler* s = sampler_of(_p_ptr);
-        if (s) {
+        /* An event that is not this frame's (a restored checkpoint's queue holds the saving
+           run's sampler events) is dropped: frames follow the clock, never a stale event. */
+        if (s && s->frames < n_frames
+            && fabs(t - (first_step + s->frames * stride) * sim_dt) < 0.5 * sim_dt) {
             sampler_frame(s);
             if (s->frames < n_frames) {
                 /* Same double arithmetic as ReportSpec.frame_time, then nudge the delay so

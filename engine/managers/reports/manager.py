@@ -127,6 +127,10 @@ class ReportManager:
         for recorder in self.recorders:
             recorder.on_init()
 
+    def rearm(self) -> None:
+        """After a restore replaced the event queue: start the frame clocks again."""
+        self._on_init()
+
     def flush(self) -> None:
         """Between psolve chunks: move buffered frames to disk once half the budget is used."""
         if sum(r.buffered_bytes for r in self.recorders) * 2 >= self.limit:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import events
 from engine.errors import ConfigError
 from engine.io.report_writer import (
     FilePart,
@@ -211,13 +212,21 @@ class ReportRecorder:
         self.buffered = 0
         if not (self.active and self.spec.n_frames > 0):
             return
+        # Named events (engine.events): a restored checkpoint's queue still reaches them.
+        events.register(f"report.{self.spec.name}.sample", self._sample)
+        events.register(f"report.{self.spec.name}.start", self._start)
+        first = self.spec.frame_time(0)
+        if first < self.h.t + 0.5 * self.spec.sim_dt:
+            # a restored run: frame 0 is now (an event for now would never be delivered)
+            self._sample() if self._native is None else self._start()
+            return
         if self._native is None:
-            self.h.cvode.event(self.spec.frame_time(0), self._sample)
+            events.at(self.h, first, f"report.{self.spec.name}.sample")
             return
         # Frame 0 through a Python event, as the python sampler does: a NetCon event queued
         # now would be delivered inside finitialize, before its last fcurrent (gna, ina and
         # i_membrane_ would still hold the values of before the initialisation).
-        self.h.cvode.event(self.spec.frame_time(0), self._start)
+        events.at(self.h, first, f"report.{self.spec.name}.start")
 
     def _start(self) -> None:
         """Native, at frame 0's time: hand the clock to the sampler (frame 0 is taken now)."""
@@ -225,6 +234,10 @@ class ReportRecorder:
 
     def _sample(self) -> None:
         """One frame (runs once per report dt, so kept short)."""
+        if self.frame >= self.spec.n_frames or (
+            abs(self.h.t - self.spec.frame_time(self.frame)) >= 0.5 * self.spec.sim_dt
+        ):
+            return  # not this frame's event: a restored checkpoint's stale one
         self._pointers.gather(self._values)
         if self._terms is None:
             self.buffer[self.buffered] = self._view
@@ -239,7 +252,7 @@ class ReportRecorder:
         if self.buffered == self.buffer.shape[0]:
             self.write_buffer()  # full: spill now, so memory never exceeds the buffer
         if self.frame < self.spec.n_frames:
-            self.h.cvode.event(self.spec.frame_time(self.frame), self._sample)
+            events.at(self.h, self.spec.frame_time(self.frame), f"report.{self.spec.name}.sample")
 
     def write_buffer(self) -> None:
         """Python sampler: move the buffered frames to disk (the native one writes itself)."""

@@ -98,6 +98,15 @@ def _clock(spec_dt: float, start: float, end: float, sim_dt: float) -> tuple[int
     return first, stride, n_frames
 
 
+def _skip_frames_before(
+    time: float, first: int, stride: int, n_frames: int, sim_dt: float
+) -> tuple[int, int]:
+    """(first step, frames) of the frames at or after `time` (those before were written)."""
+    step = round(time / sim_dt)
+    skip = min(n_frames, max(0, -(-(step - first) // stride)))
+    return first + skip * stride, n_frames - skip
+
+
 def parse_report(setup: Any, name: str) -> ReportSpec | None:
     """The checked settings of report `name`; None when it is disabled."""
     block = setup.libsonata_config.report(name)
@@ -153,6 +162,9 @@ def parse_report(setup: Any, name: str) -> ReportSpec | None:
     if kind == "summation" and sections == "soma":
         compartments = "all"  # the whole cell is summed into one value (element id 0)
     first, stride, n_frames = _clock(dt, start, end, sim_dt)
+    if setup.restart_time > 0:  # a restored run writes the frames from its start on
+        first, n_frames = _skip_frames_before(setup.restart_time, first, stride, n_frames, sim_dt)
+        start = first * sim_dt
     config_out = Path(setup.libsonata_config.output.output_dir)
     return ReportSpec(
         name=name,

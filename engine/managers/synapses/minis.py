@@ -5,8 +5,10 @@ that selects its edge and sets one; otherwise the target node's `inh_mini_freque
 (syn_type_id < 100) or `exc_mini_frequency` (>= 100; edges without syn_type_id count as
 excitatory). No source when the rate is 0 or absent.
 
-Each source is a SonataInhPoissonStim (mod/sonatasim_minis.mod) with duration = tstop and
-two Random123 streams keyed by ids only, so the releases of a synapse never depend on the
+Each source is a SonataInhPoissonStim (mod/sonatasim_minis.mod) without an end time
+(neurodamus ends them at tstop: the same releases within the run, the same draws, but a
+run continued from a checkpoint needs sources that did not stop at the first segment's
+tstop) and two Random123 streams keyed by ids only, so the releases of a synapse never depend on the
 rank count or creation order:
 
     exponential intervals: (synapse_id + 200, gid + 1 + 250, seed2 + 300)
@@ -30,6 +32,7 @@ from engine.compat import population_hash_id
 from engine.io.attributes import selection
 from engine.managers.synapses.base import NETCON_MINI
 
+MINIS_NO_END_MS = 1e9  # see the module docstring
 log = logging.getLogger("sonatasim")
 
 MINIS_SOURCE = "SonataInhPoissonStim"
@@ -138,7 +141,7 @@ class SpontaneousMinis:
                 continue  # removed section, or a pathway an override disabled
             stim = getattr(h, MINIS_SOURCE)()
             stim.rate = float(rates[i])
-            stim.duration = float(run.tstop)
+            stim.duration = MINIS_NO_END_MS
             stim.setRNGs(*(float(k) for k in keys[row]))
             netcon = h.NetCon(stim, synapse)
             netcon.delay = MINI_DELAY_MS

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import events
 from engine.errors import ConfigError
 from engine.statements import Statement, apply_statement, numeric_attribute, parse_statements
 
@@ -340,10 +341,15 @@ class ConnectionOverrides:
             for edges in self.edges:
                 for netcon, i, unscaled in edges.tracked:
                     netcon.weight[0] = unscaled * float(edges.factors[i])
-            cvode = h.CVode()
-            for time in sorted({block.delay for block, _, _ in changes}):
-                cvode.event(time, lambda time=time: self._change_weights(changes, time))
+            for time in times:  # named events: a restored checkpoint still fires them
+                events.at(h, time, f"overrides.weights.{time!r}")
 
+        times = sorted({block.delay for block, _, _ in changes})
+        for time in times:
+            events.register(
+                f"overrides.weights.{time!r}",
+                lambda time=time: self._change_weights(changes, time),
+            )
         self._handler = h.FInitializeHandler(1, arm)
         return len(changes)
 

@@ -1,0 +1,133 @@
+"""Checkpoint and restore (`run --save DIR`, `run --restore DIR`): a run cut in two segments
+gives the same spikes and report frames, bit for bit, as one uninterrupted run.
+
+The circuit has every random stream at once (stochastic TM synapses, minis, noise, shot
+noise, poisson input, replay), a delayed weight override after the cut and a soma voltage
+report. The first segment stops at T_SAVE (tstop, or --save-time with the run going on);
+the second restores it with the full tstop. Its spike file holds the spikes after T_SAVE,
+its report the frames from T_SAVE on (as a neurodamus restore writes its own segment), so
+segment one + segment two must equal the uninterrupted run, on 1 and on 2 ranks.
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import libsonata
+import numpy as np
+import pytest
+
+from tests.conftest import MORPHOLOGIES, run_cli
+from tests.test_bbp_support import write_bbp_circuit
+
+pytestmark = pytest.mark.skipif(
+    not MORPHOLOGIES.is_dir() and __import__("os").environ.get("CI") != "true",
+    reason="needs ../shared/data/morphologies",
+)
+
+TSTOP = 200.0
+T_SAVE = 90.0
+INPUTS = {
+    "noisy": {"module": "noise", "input_type": "current_clamp", "node_set": "Cortex",
+              "delay": 20.0, "duration": 170.0, "mean": 0.05, "variance": 0.01},
+    "shots": {"module": "shot_noise", "input_type": "current_clamp", "node_set": "Cortex",
+              "delay": 0.0, "duration": 200.0, "rise_time": 0.4, "decay_time": 4.0,
+              "rate": 200, "amp_mean": 0.05, "amp_var": 0.001},
+}  # fmt: skip
+REPORT = {"type": "compartment", "variable_name": "v", "cells": "Cortex", "dt": 0.1,
+          "start_time": 5.0, "end_time": 200.0}  # fmt: skip
+OVERRIDE = {"name": "later", "source": "Thalamus", "target": "Cortex", "delay": 130.0,
+            "weight": 1.5}  # fmt: skip
+
+
+def _config(circuit, path, tstop):
+    config = json.loads(circuit.simulation_config.read_text())
+    config["inputs"].update(INPUTS)
+    config["reports"] = {"soma": REPORT}
+    config["run"].update(tstop=tstop, minis_seed=11, stimulus_seed=5)
+    config["connection_overrides"] = [OVERRIDE]
+    path.write_text(json.dumps(config, indent=1))
+    return path
+
+
+@pytest.fixture(scope="module")
+def circuit(tmp_path_factory, mechanisms_built):
+    root = tmp_path_factory.mktemp("checkpoint")
+    circuit = write_bbp_circuit(root / "bbp")
+    with h5py.File(circuit.root / "nodes.h5", "r+") as f:
+        group = f["nodes/cortex/0"]
+        group["exc_mini_frequency"] = np.array([2.0, 1.0, 3.0, 0.5])
+        group["inh_mini_frequency"] = np.array([1.0, 4.0, 0.0, 2.0])
+    full = _config(circuit, circuit.root / "full.json", TSTOP)
+    first = _config(circuit, circuit.root / "first.json", T_SAVE)
+    return root, full, first
+
+
+def _spikes(path) -> list[tuple[int, float]]:
+    reader = libsonata.SpikeReader(str(path))
+    return sorted(reader["cortex"].get())
+
+
+def _report(path):
+    population = libsonata.ElementReportReader(str(path))["cortex"]
+    frame = population.get()
+    return np.asarray(frame.data), np.asarray(frame.ids), population.times
+
+
+def _check_segments(full, first, second):
+    spikes = _spikes(full / "spikes.h5")
+    assert len(spikes) > 10, "the circuit should fire"
+    assert any(t > T_SAVE for _, t in spikes) and any(t < T_SAVE for _, t in spikes)
+    assert all(t > T_SAVE for _, t in _spikes(second / "spikes.h5"))
+    assert sorted(_spikes(first / "spikes.h5") + _spikes(second / "spikes.h5")) == spikes
+    data, ids, times = _report(full / "soma.h5")
+    data1, ids1, times1 = _report(first / "soma.h5")
+    data2, ids2, times2 = _report(second / "soma.h5")
+    assert times2[0] == pytest.approx(T_SAVE) and times1[1] == pytest.approx(T_SAVE)
+    np.testing.assert_array_equal(ids1, ids)
+    np.testing.assert_array_equal(ids2, ids)
+    assert data1.shape[0] + data2.shape[0] == data.shape[0]
+    np.testing.assert_array_equal(np.concatenate([data1, data2]), data)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_two_segments_equal_one_run(circuit, tmp_path, ranks):
+    root, full, first = circuit
+    out = {k: tmp_path / k for k in ("full", "first", "second", "midway", "again")}
+    run_cli("run", full, "--output-dir", out["full"], ranks=ranks)
+    ckpt = tmp_path / "ckpt"
+    result = run_cli("run", first, "--output-dir", out["first"], "--save", ckpt, ranks=ranks)
+    assert "Checkpoint at t = 90" in result.stderr + result.stdout
+    manifest = json.loads((ckpt / "manifest.json").read_text())
+    assert manifest["nranks"] == ranks and manifest["time"] == pytest.approx(T_SAVE)
+    assert "SonataProbAMPANMDA.rng" in manifest["random_variables"]
+    assert "SonataInhPoissonStim.exp_rng" in manifest["random_variables"]
+    run_cli("run", full, "--output-dir", out["second"], "--restore", ckpt, ranks=ranks)
+    _check_segments(out["full"], out["first"], out["second"])
+    # --save-time: the checkpoint is taken on the way, the run goes on to tstop
+    midway = tmp_path / "midway_ckpt"
+    run_cli("run", full, "--output-dir", out["midway"], "--save", midway,
+            "--save-time", T_SAVE, ranks=ranks)  # fmt: skip
+    assert _spikes(out["midway"] / "spikes.h5") == _spikes(out["full"] / "spikes.h5")
+    run_cli("run", full, "--output-dir", out["again"], "--restore", midway, ranks=ranks)
+    _check_segments(out["full"], out["first"], out["again"])
+
+
+@pytest.mark.mpi
+def test_restore_on_other_rank_count_is_refused(circuit, tmp_path):
+    root, full, first = circuit
+    ckpt = tmp_path / "ckpt"
+    run_cli("run", first, "--output-dir", tmp_path / "a", "--save", ckpt)
+    result = run_cli(
+        "run", full, "--output-dir", tmp_path / "b", "--restore", ckpt, ranks=2, check=False
+    )
+    assert result.returncode == 2
+    assert "written by 1 rank(s), this run has 2" in result.stderr
+    assert "Traceback" not in result.stderr
+    # a tstop not after the checkpoint, and a directory that is no checkpoint
+    result = run_cli("run", first, "--restore", ckpt, check=False)
+    assert result.returncode == 2 and "is not after the checkpoint time" in result.stderr
+    result = run_cli("run", full, "--restore", tmp_path / "a", check=False)
+    assert result.returncode == 2 and "not a sonatasim checkpoint" in result.stderr
