@@ -6,6 +6,7 @@ Input problems end with one clear line naming the file and key and a non-zero ex
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -105,6 +106,12 @@ def cli() -> None:
     help="Memory per rank for report samples before they go to disk (default 256).",
 )
 @click.option(
+    "--tstop",
+    type=float,
+    default=None,
+    help="Override run.tstop (ms): the end of this segment of a chained run.",
+)
+@click.option(
     "--save",
     "save_dir",
     type=click.Path(path_type=Path),
@@ -134,6 +141,7 @@ def run(
     lb_mode: str,
     log_file: Path | None,
     report_buffer_mb: float | None,
+    tstop: float | None,
     save_dir: Path | None,
     save_time: float | None,
     restore_dir: Path | None,
@@ -157,6 +165,10 @@ def run(
 
     started = time.perf_counter()
     setup = load_setup(config, output_dir)
+    if tstop is not None:
+        if not tstop > 0:
+            raise UserError(f"--tstop must be positive, got {tstop}")
+        setup.run = dataclasses.replace(setup.run, tstop=tstop)
     sim = simulator.start()
     setup_logging(sim.rank, sim.nranks, verbose)
     chosen_log = log_file or setup.output.log_file

@@ -115,6 +115,22 @@ def test_two_segments_equal_one_run(circuit, tmp_path, ranks):
     _check_segments(out["full"], out["first"], out["again"])
 
 
+def test_three_chained_segments_of_one_config(circuit, tmp_path):
+    """As a chained Slurm job: one config, --tstop per segment, each restores the last."""
+    root, full, _ = circuit
+    run_cli("run", full, "--output-dir", tmp_path / "full")
+    ends = [T_SAVE, 150.0, None]
+    for k, end in enumerate(ends):
+        args = ["run", full, "--output-dir", tmp_path / f"part{k}"]
+        args += ["--tstop", end, "--save", tmp_path / f"ckpt{k}"] if end else []
+        args += ["--restore", tmp_path / f"ckpt{k - 1}"] if k else []
+        run_cli(*args)
+    spikes = sorted(s for k in range(3) for s in _spikes(tmp_path / f"part{k}" / "spikes.h5"))
+    assert spikes == _spikes(tmp_path / "full" / "spikes.h5")
+    data = np.concatenate([_report(tmp_path / f"part{k}" / "soma.h5")[0] for k in range(3)])
+    np.testing.assert_array_equal(data, _report(tmp_path / "full" / "soma.h5")[0])
+
+
 @pytest.mark.mpi
 def test_restore_on_other_rank_count_is_refused(circuit, tmp_path):
     root, full, first = circuit
