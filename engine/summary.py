@@ -54,7 +54,8 @@ class RunSummary:
     spikes_file: str
 
     def lines(self) -> list[str]:
-        setup = sum(v for k, v in self.phases.items() if k not in ("run", "write"))
+        later = ("run", "write", "save")
+        setup = sum(v for k, v in self.phases.items() if k not in later)
         out = [
             "Summary",
             f"  ranks            {self.ranks}",
@@ -62,10 +63,15 @@ class RunSummary:
             f"  synapses         {self.synapses}",
             f"  spikes           {self.spikes}",
             f"  setup time       {setup:.2f} s ("
-            + ", ".join(f"{k} {v:.2f}" for k, v in self.phases.items() if k not in ("run", "write"))
+            + ", ".join(f"{k} {v:.2f}" for k, v in self.phases.items() if k not in later)
             + ")",
             f"  run time         {self.phases.get('run', 0.0):.2f} s",
             f"  write time       {self.phases.get('write', 0.0):.2f} s",
+            *(
+                [f"  checkpoint time  {self.phases['save']:.2f} s (part of the run time)"]
+                if "save" in self.phases
+                else []
+            ),
             f"  peak memory      {self.peak_memory_mb_max:.0f} MB per rank (max),"
             f" {self.peak_memory_mb_total:.0f} MB total",
             f"  spikes written   {self.spikes_file}",
