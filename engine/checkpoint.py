@@ -20,9 +20,17 @@ rank count and the same circuit (refused otherwise, with the reason); the contin
 writes the spikes and report frames after the checkpoint time into its own output files,
 as a neurodamus restore does.
 
-CoreNEURON (issue 15 item 1) has its own checkpoint (`coreneuron.save_path` /
-`restore_path`); `save`/`restore` below are where it plugs in: SIMULATOR_NEURON is the only
-kind written today, and a manifest of another kind is refused by name.
+CoreNEURON (issue 15 item 1, another worker) has its own checkpoint; the plan for it:
+`save` with CoreNEURON enabled sets `coreneuron.file_mode = True`, `model_path =
+DIR/coreneuron_input` and `save_path = DIR/coreneuron_state` before the psolve (the model
+must be on disk: CoreNEURON restores from files, as neurodamus' "no direct mode with
+save/restore"), and writes a manifest with simulator "CORENEURON"; `restore` builds the
+model in NEURON as today (outputs and reports need it), sets `restore_path` (and
+`skip_write_model_to_disk`, reading DIR/coreneuron_input) and lets psolve(tstop) go on.
+CoreNEURON's checkpoint carries its event queue and the Random123 positions of RANDOM
+variables itself; the report frames start at the checkpoint time as here. Until then
+SIMULATOR_NEURON is the only kind written, and a manifest of another kind is refused by
+name (`check_before_build`).
 """
 
 from __future__ import annotations

@@ -184,9 +184,19 @@ class Simulation:
         if save_at is not None:  # a restored run that starts at or after --save-time
             self._save_checkpoint()
 
+    def _refuse_coreneuron_checkpoints(self) -> None:
+        if str(self.setup.target_simulator).upper() == "CORENEURON":
+            raise ConfigError(
+                "--save/--restore work with NEURON only for now (CoreNEURON checkpoints are"
+                " not implemented yet); use target_simulator NEURON",
+                file=self.setup.config_path,
+                key="target_simulator",
+            )
+
     def _read_checkpoint(self) -> None:
         from engine import checkpoint
 
+        self._refuse_coreneuron_checkpoints()
         manifest = checkpoint.Manifest.read(self.options.restore_dir)
         checkpoint.check_before_build(
             manifest, self.options.restore_dir, self.setup, self.sim.nranks
@@ -197,6 +207,7 @@ class Simulation:
     def _save_time(self) -> float | None:
         if self.options.save_dir is None:
             return None
+        self._refuse_coreneuron_checkpoints()
         run = self.setup.run
         at = run.tstop if self.options.save_time is None else self.options.save_time
         if not 0 < at <= run.tstop:
