@@ -81,6 +81,9 @@ class Simulation:
         # parsed (statements checked) before anything is built: a bad block fails fast
         self.overrides = ConnectionOverrides(setup)
         self.modifications = ModificationManager(setup)
+        if self.options.save_dir is not None:
+            self._refuse_coreneuron_checkpoints()
+            self._save_time()  # a bad --save-time fails before the build
         if self.options.restore_dir is not None:
             self._read_checkpoint()
         with self.timer.phase("mechanisms"):
@@ -207,7 +210,6 @@ class Simulation:
     def _save_time(self) -> float | None:
         if self.options.save_dir is None:
             return None
-        self._refuse_coreneuron_checkpoints()
         run = self.setup.run
         at = run.tstop if self.options.save_time is None else self.options.save_time
         if not 0 < at <= run.tstop:
