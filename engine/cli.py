@@ -74,6 +74,16 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+# Shared by run, balance and dry-run.
+mechanisms_option = click.option(
+    "--mechanisms",
+    "mechanisms",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra directory of .mod files to compile (repeatable).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sonatasim")
 def cli() -> None:
@@ -83,13 +93,7 @@ def cli() -> None:
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Override output.output_dir.")
-@click.option(
-    "--mechanisms",
-    "mechanisms",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra directory of .mod files to compile (repeatable).",
-)
+@mechanisms_option
 @click.option("-n", "--ranks", type=int, default=None, help="Launch under mpiexec with N ranks.")
 @click.option(
     "--lb-mode",

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import MORPHOLOGIES, run_cli
 from tests.test_bbp_support import write_bbp_circuit
+from tests.test_reproducibility import INPUTS
 
 pytestmark = pytest.mark.skipif(
     not MORPHOLOGIES.is_dir() and __import__("os").environ.get("CI") != "true",
@@ -28,13 +29,6 @@ pytestmark = pytest.mark.skipif(
 
 TSTOP = 200.0
 T_SAVE = 90.0
-INPUTS = {
-    "noisy": {"module": "noise", "input_type": "current_clamp", "node_set": "Cortex",
-              "delay": 20.0, "duration": 170.0, "mean": 0.05, "variance": 0.01},
-    "shots": {"module": "shot_noise", "input_type": "current_clamp", "node_set": "Cortex",
-              "delay": 0.0, "duration": 200.0, "rise_time": 0.4, "decay_time": 4.0,
-              "rate": 200, "amp_mean": 0.05, "amp_var": 0.001},
-}  # fmt: skip
 REPORT = {"type": "compartment", "variable_name": "v", "cells": "Cortex", "dt": 0.1,
           "start_time": 5.0, "end_time": 200.0}  # fmt: skip
 OVERRIDE = {"name": "later", "source": "Thalamus", "target": "Cortex", "delay": 130.0,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from engine.cli import _report_errors
+from engine.cli import _report_errors, mechanisms_option
 from engine.errors import UserError
 
 
@@ -25,13 +25,7 @@ from engine.errors import UserError
     help="Mode to summarise: whole-cell, round-robin or auto.",
 )
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Override output.output_dir.")
-@click.option(
-    "--mechanisms",
-    "mechanisms",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra directory of .mod files (as for run).",
-)
+@mechanisms_option
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @_report_errors
 def balance(

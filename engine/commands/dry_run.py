@@ -17,7 +17,7 @@ from typing import Any
 import click
 import numpy as np
 
-from engine.cli import _report_errors
+from engine.cli import _report_errors, mechanisms_option
 from engine.errors import UserError
 
 MB = 1024.0 * 1024.0
@@ -35,13 +35,7 @@ RANK_CANDIDATES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192
 )
 @click.option("--lb-mode", default="auto", show_default=True, help="As for run.")
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Override output.output_dir.")
-@click.option(
-    "--mechanisms",
-    "mechanisms",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra directory of .mod files (as for run).",
-)
+@mechanisms_option
 @click.option("--report-buffer-mb", type=float, default=None, help="As for run (default 256).")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @_report_errors
