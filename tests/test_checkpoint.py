@@ -12,6 +12,7 @@ segment one + segment two must equal the uninterrupted run, on 1 and on 2 ranks.
 from __future__ import annotations
 
 import json
+import os
 
 import h5py
 import libsonata
@@ -23,7 +24,7 @@ from tests.test_bbp_support import write_bbp_circuit
 from tests.test_reproducibility import INPUTS
 
 pytestmark = pytest.mark.skipif(
-    not MORPHOLOGIES.is_dir() and __import__("os").environ.get("CI") != "true",
+    not MORPHOLOGIES.is_dir() and os.environ.get("CI") != "true",
     reason="needs ../shared/data/morphologies",
 )
 
@@ -31,13 +32,15 @@ TSTOP = 200.0
 T_SAVE = 90.0
 REPORT = {"type": "compartment", "variable_name": "v", "cells": "Cortex", "dt": 0.1,
           "start_time": 5.0, "end_time": 200.0}  # fmt: skip
+POISSON = {"module": "poisson", "input_type": "spikes", "node_set": "Thalamus", "rate": 20.0,
+           "weight": 1.0, "delay": 0.0, "duration": 200.0}  # fmt: skip
 OVERRIDE = {"name": "later", "source": "Thalamus", "target": "Cortex", "delay": 130.0,
             "weight": 1.5}  # fmt: skip
 
 
 def _config(circuit, path, tstop):
     config = json.loads(circuit.simulation_config.read_text())
-    config["inputs"].update(INPUTS)
+    config["inputs"].update(INPUTS, trains=POISSON)
     config["reports"] = {"soma": REPORT}
     config["run"].update(tstop=tstop, minis_seed=11, stimulus_seed=5)
     config["connection_overrides"] = [OVERRIDE]
