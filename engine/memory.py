@@ -2,9 +2,9 @@
 
 * cells: one probe cell per template and morphology size class (compartments within a
   factor of two), built by the population's own code (`probe_cell`, as the load balance's
-  probes do); its cost is the growth of this process' resident memory (or of malloc's
-  bytes in use, whichever is larger) while it is built, and every probe is kept until all
-  are measured, so no freed memory is reused. The first probe of a template is built
+  probes do); its cost is the growth of malloc's bytes in use while it is built (the
+  resident size grows by whole pages and heap extensions, too coarse for one cell), and
+  every probe is kept until all are measured. The first probe of a template is built
   twice: the first build also pays what a run pays once (loading the template, hoc's
   Import3d, morphio), the second measures one cell. A cell costs its compartments times
   its class' bytes per compartment.
@@ -74,9 +74,9 @@ class Probes:
 
     def measure(self, build: Any) -> float:
         """Bytes `build()` adds to this process; its result is kept."""
-        rss, heap = resident_bytes(), allocated_bytes()
+        heap = allocated_bytes()
         self.kept.append(build())
-        used = float(max(resident_bytes() - rss, allocated_bytes() - heap, 0))
+        used = float(max(allocated_bytes() - heap, 0))
         self.total += used
         return used
 
