@@ -82,8 +82,11 @@ class Simulation:
         self.overrides = ConnectionOverrides(setup)
         self.modifications = ModificationManager(setup)
         if self.options.save_dir is not None:
+            from engine import events
+
             self._refuse_coreneuron_checkpoints()
             self._save_time()  # a bad --save-time fails before the build
+            events.persist(True)  # queued events must survive into the checkpoint
         if self.options.restore_dir is not None:
             self._read_checkpoint()
         with self.timer.phase("mechanisms"):
