@@ -48,7 +48,7 @@ def sonatasim(*args: str) -> str:
 
 
 def ei_circuit(root: Path, tstop: float) -> Path:
-    from engine.io.generator import _add_soma_report, generate_ei_network
+    from engine.generate.networks import _add_soma_report, generate_ei_network
 
     config = root / "simulation_config.json"
     if not config.exists():

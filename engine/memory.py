@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.managers.cost import morphology_compartments
+from engine.managers.cells.cost import morphology_compartments
 
 MB = 1024.0 * 1024.0
 PROBE_SYNAPSES = 1000
@@ -86,7 +86,7 @@ import json, sys
 from pathlib import Path
 from engine import simulator
 from engine.mechanisms import load_mechanisms
-import engine.simulation, engine.managers.reports, engine.io.report_writer, h5py  # noqa
+import engine.simulation, engine.managers.reports.manager, engine.io.report_writer, h5py  # noqa
 sim = simulator.start()
 load_mechanisms([Path(p) for p in json.loads(sys.argv[1])], sim)
 from engine.summary import peak_rss_mb
@@ -254,7 +254,7 @@ def measure_synapses(
 
 
 def _edge_population_counts(setup: Any, name: str, info: Any, ids: np.ndarray) -> np.ndarray:
-    from engine.managers.cost import _edge_counts
+    from engine.managers.cells.cost import _edge_counts
 
     per_node = _edge_counts(str(info.edges_file), name, Path(info.edges_file).stat().st_mtime_ns)
     padded = np.zeros(max(per_node.size, int(ids.max(initial=0)) + 1), dtype=np.int64)

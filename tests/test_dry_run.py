@@ -13,7 +13,7 @@ import re
 import libsonata
 import pytest
 
-from engine.io.generator import write_examples
+from engine.generate.networks import write_examples
 from tests.conftest import run_cli
 
 TOLERANCE = 0.25

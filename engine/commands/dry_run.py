@@ -54,11 +54,11 @@ def dry_run(
 
     from engine import simulator
     from engine.config import load_setup
-    from engine.io.morphology import MorphologyLoader
     from engine.logs import setup_logging
     from engine.managers import load_balance
+    from engine.managers.cells.cost import MechanismProbe, estimate_costs
+    from engine.managers.cells.morphology import MorphologyLoader
     from engine.managers.circuit import CircuitManager, open_edge_population
-    from engine.managers.cost import MechanismProbe, estimate_costs
     from engine.mechanisms import load_mechanisms
     from engine.memory import Probes, base_memory_mb, measure_cells, measure_synapses
 
@@ -132,8 +132,8 @@ def rank_memory(
     synapse_bytes: dict,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """Bytes per rank for cells, synapses, report buffers and spike buffers."""
-    from engine.managers.report_spec import parse_reports
-    from engine.managers.reports import buffer_limit_bytes
+    from engine.managers.reports.manager import buffer_limit_bytes
+    from engine.managers.reports.spec import parse_reports
     from engine.memory import SPIKE_BYTES, SPIKE_RATE_HZ
 
     out = {k: np.zeros(ranks) for k in ("cells", "synapses", "reports", "spikes")}
