@@ -216,8 +216,9 @@ class ReportRecorder:
         events.register(f"report.{self.spec.name}.sample", self._sample)
         events.register(f"report.{self.spec.name}.start", self._start)
         first = self.spec.frame_time(0)
-        if first < self.h.t + 0.5 * self.spec.sim_dt:
-            # a restored run: frame 0 is now (an event for now would never be delivered)
+        if self.h.t > 0 and first < self.h.t + 0.5 * self.spec.sim_dt:
+            # a restored run (after finitialize t is 0): frame 0 is now, and an event for
+            # now would never be delivered
             self._sample() if self._native is None else self._start()
             return
         if self._native is None:
