@@ -12,21 +12,15 @@ segment one + segment two must equal the uninterrupted run, on 1 and on 2 ranks.
 from __future__ import annotations
 
 import json
-import os
 
 import h5py
 import libsonata
 import numpy as np
 import pytest
 
-from tests.conftest import MORPHOLOGIES, run_cli
+from tests.conftest import run_cli
 from tests.test_bbp_support import write_bbp_circuit
 from tests.test_reproducibility import INPUTS
-
-pytestmark = pytest.mark.skipif(
-    not MORPHOLOGIES.is_dir() and os.environ.get("CI") != "true",
-    reason="needs ../shared/data/morphologies",
-)
 
 TSTOP = 200.0
 T_SAVE = 90.0
