@@ -156,7 +156,10 @@ def test_summation_reports_equal_sums_of_recorded_currents(run):
             np.nan_to_num(vec[f"seg_{v}"][steps][:, cols]) for v in ("ina", "ik", "i_pas")
         )
         expected = (density * area[cols] / 100.0).sum(axis=1)
-        expected += syn_i[:, vec["syn_keys"][:, 0] == node].sum(axis=1)
+        # point processes are area-weighted too (neurodamus 4.2.9); the synapses are on the
+        # one-segment soma
+        soma_area = area[segment_columns(vec, node, "soma")[0]]
+        expected += syn_i[:, vec["syn_keys"][:, 0] == node].sum(axis=1) * soma_area / 100.0
         scale = np.abs(expected).max()
         np.testing.assert_allclose(data[:, node], expected, rtol=1e-5, atol=1e-6 * scale)
     # sections=all, scaling=none: the density itself, per segment

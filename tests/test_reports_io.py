@@ -145,13 +145,14 @@ def test_compartment_set_report_records_the_listed_compartments(tmp_path, mechan
 
 
 def test_summation_of_clamp_currents_has_the_membrane_sign(tmp_path, mechanisms_built):
-    """IClamp (electrode, +amp in) enters with -1, SonataCurrentSource (membrane) with +1."""
+    """IClamp (electrode, +amp in) enters with -1, SonataCurrentSource (membrane) with +1
+    (scaling none: under area scaling point processes are weighted by area/100 too)."""
     clamp = {"module": "linear", "input_type": "current_clamp", "delay": 20.0, "duration": 40.0,
              "amp_start": 0.1}  # fmt: skip
     config = ring_with_reports(
         tmp_path / "ring",
         {"clamps": {"type": "summation", "variable_name": "IClamp, SonataCurrentSource",
-                    "unit": "nA", **WINDOW}},
+                    "scaling": "none", "unit": "nA", **WINDOW}},
         n_cells=2,
     )  # fmt: skip
     data = json.loads(config.read_text())

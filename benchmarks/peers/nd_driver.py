@@ -15,7 +15,9 @@ Without libsonatareport neurodamus' spike file and reports are no-ops, so this d
   * with ND_DUMP_MODEL=1 set, writes OUT_DIR/model_rank<R>.json (model_dump.py) after
     the build instead of running;
   * after the run, writes the spikes neurodamus recorded itself (pc.spike_record vectors
-    in Node._spike_vecs) and the voltages to OUT_DIR/nd_rank<R>.npz.
+    in Node._spike_vecs) and the voltages to OUT_DIR/nd_rank<R>.npz;
+  * with ND_CAPTURE_REPORTS=1 set, also what neurodamus' reports read
+    (nd_report_driver.py) to OUT_DIR/nd_reports_rank<R>.npz.
 """
 
 from __future__ import annotations
@@ -91,7 +93,17 @@ def main(config: str, out_dir: str) -> int:
 
 
 if __name__ == "__main__":
+    capture = bool(os.environ.get("ND_CAPTURE_REPORTS"))  # report_variables.py sets it
+    if capture:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import nd_report_driver
+
+        nd_report_driver.install()
     rc = main(sys.argv[1], sys.argv[2])
+    if capture:
+        from neurodamus.core import MPI
+
+        nd_report_driver.save(Path(sys.argv[2]), int(MPI.rank))
     from neuron import h
 
     h.quit(rc)

@@ -26,6 +26,9 @@ from engine.managers.synapses.neuromodulation import NeuromodulationManager, rep
 from engine.managers.targets import Target, TargetManager
 
 log = logging.getLogger("sonatasim")
+# point_process / Exp2Syn_synapse: neurodamus' AllenPoint edge types (synapses/models.py)
+EDGE_TYPES = ("chemical", "synapse", "electrical", "neuromodulatory", "", "point_process",
+              "Exp2Syn_synapse")  # fmt: skip
 
 
 def _check_hdf5(path: Path, key: str) -> None:
@@ -186,7 +189,7 @@ class CircuitManager:
         reported = self._synapse_report_cells()
         neuromodulatory = []
         for name, info in self.setup.edge_populations.items():
-            if info.type not in ("chemical", "synapse", "electrical", "neuromodulatory", ""):
+            if info.type not in EDGE_TYPES:
                 log.warning("edge population %s of type %s is not supported yet", name, info.type)
                 continue
             for end, pop in (("source", info.source), ("target", info.target)):

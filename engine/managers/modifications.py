@@ -168,7 +168,7 @@ class ModificationManager:
         for point in local_compartment_set_points(circuit, modification.compartment_set):
             seen: set[tuple[str, int]] = set()
             for section_id, x in zip(point.section_ids, point.xs, strict=True):
-                section = point.cell.sections[section_id]
+                section = point.section(section_id)
                 if section is None:
                     continue  # a section the template removed
                 segment = section(x)

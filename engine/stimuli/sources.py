@@ -180,6 +180,6 @@ def attach_conductance(
 def point_segments(point: Any) -> list[tuple[Any, tuple[int, int, float]]]:
     """(segment, (gid, section id, x)) for every location of a target point."""
     return [
-        (point.cell.sections[s](x), (point.gid, s, x))
+        (point.section(s)(x), (point.gid, s, x))
         for s, x in zip(point.section_ids, point.xs, strict=True)
     ]

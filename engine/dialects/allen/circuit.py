@@ -64,12 +64,10 @@ def population_type(reader: Any, population: str, path: Path, notes: list[str]) 
     ids = np.arange(reader.storage.size, dtype=np.uint64)
     kinds = sorted({str(v) for v in reader.read("model_type", ids).tolist() if v is not None})
     if len(kinds) > 1:
-        raise ConfigError(
-            f"population {population} mixes model types {', '.join(kinds)}; sonatasim builds"
-            " one kind of cell per population (split it into one population per model_type)",
-            file=path,
-            key="model_type",
-        )
+        # each node is built by its own model_type (engine.managers.cells.mixed)
+        notes.append(f"population {population} mixes model types {', '.join(kinds)}")
+        detailed = [k for k in kinds if k in ("biophysical", "single_compartment")]
+        return detailed[0] if detailed else MODEL_TYPES.get(kinds[0], kinds[0])
     if not kinds:
         return "biophysical"
     return MODEL_TYPES.get(kinds[0], kinds[0])

@@ -118,5 +118,20 @@ class ArtificialCell:
 
     is_artificial = True
 
+    @property
+    def event_target(self) -> Any:
+        """What synaptic events (NetCons of edges and replay) are delivered to."""
+        return self.hoc
+
     def spike_source(self, h: Any, spike_location: str, threshold: float) -> Any:
-        return h.NetCon(self.hoc, None)
+        return h.NetCon(self.event_target, None)
+
+
+@dataclass
+class HocPointCell(ArtificialCell):
+    """A hoc template wrapping an artificial cell, exposed as its `pointcell` member
+    (neurodamus' Allen-point route: events go to `pointcell`, spikes come from it)."""
+
+    @property
+    def event_target(self) -> Any:
+        return self.hoc.pointcell

@@ -48,7 +48,7 @@ COST_MODEL = (
 SECTION_TYPES = ("soma", "axon", "dend", "apic")
 _TYPE_OF_CODE = {1: "soma", 2: "axon", 3: "dend", 4: "apic"}  # other codes land in dend
 _LIST_OF_TYPE = {"soma": "somatic", "axon": "axonal", "dend": "basal", "apic": "apical"}
-EDGE_TYPES_WITH_SYNAPSES = ("chemical", "synapse", "")
+EDGE_TYPES_WITH_SYNAPSES = ("chemical", "synapse", "", "point_process", "Exp2Syn_synapse")
 
 Costs = dict[str, np.ndarray]  # population -> cost of each simulated id (same order)
 MechanismCounts = Callable[[Any, str, np.ndarray, int], dict[str, float]]
@@ -180,7 +180,14 @@ def estimate_costs(
         manager = node_managers[population]
         synapses = afferent_synapse_counts(setup, population, ids)
         kind = manager.info.type
-        if kind in ("biophysical", "single_compartment") and ids.size:
+        detailed = getattr(manager, "detailed", None)  # a population mixing model types
+        if detailed is not None and ids.size:
+            mask = manager.detailed_mask(ids)
+            cost = ARTIFICIAL_CELL_COST + SYNAPSE_COST * synapses.astype(float)
+            if mask.any():
+                cost[mask] = biophysical_costs(detailed, ids[mask], synapses[mask], mechanisms)
+            costs[population] = cost
+        elif kind in ("biophysical", "single_compartment") and ids.size:
             costs[population] = biophysical_costs(manager, ids, synapses, mechanisms)
         else:
             costs[population] = ARTIFICIAL_CELL_COST + SYNAPSE_COST * synapses.astype(float)

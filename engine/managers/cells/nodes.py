@@ -22,8 +22,13 @@ from engine.io.morphology import (
     template_file_name,
 )
 from engine.managers.cells import allen as allen_cells
-from engine.managers.cells.cell import ArtificialCell, BiophysicalCell
-from engine.managers.cells.templates import instantiate_hoc_cell, load_template, template_file
+from engine.managers.cells.cell import ArtificialCell, BiophysicalCell, HocPointCell
+from engine.managers.cells.templates import (
+    instantiate_hoc_cell,
+    instantiate_point_template,
+    load_template,
+    template_file,
+)
 
 log = logging.getLogger("sonatasim")
 
@@ -74,7 +79,8 @@ class VirtualNodeManager(NodeManager):
 
 
 class PointNeuronManager(NodeManager):
-    """NEURON artificial cells named `nrn:IntFire1` etc.; parameters from @dynamics.
+    """NEURON artificial cells named `nrn:IntFire1` etc.; parameters from @dynamics. Or
+    `hoc:<Template>` wrapping an artificial cell as `pointcell` (neurodamus' AllenPoint).
 
     `@dynamics:` values come from the h5 dynamics_params group or, per node type, from the
     json file named by `dynamics_params` (merged by AttributeReader). Allen/bmtk IntFire1
@@ -89,9 +95,19 @@ class PointNeuronManager(NodeManager):
         templates = self.attribute("model_template")
         params = self._dynamics_parameters()
         h = sim.h
+        morphologies = None
         for index, node_id in enumerate(self.local_ids):
             kind = str(templates[index])
             mech = kind.split(":", 1)[1] if ":" in kind else kind
+            if kind.startswith("hoc:"):
+                if morphologies is None:
+                    morphologies = self._morphology_arguments()
+                folder, names = morphologies
+                hoc = instantiate_point_template(
+                    h, self.info, mech, int(node_id), folder, str(names[index])
+                )
+                self.cells[int(node_id)] = HocPointCell(self.gid(node_id), int(node_id), hoc)
+                continue
             if not hasattr(h, mech):
                 raise CircuitError(
                     f"node {node_id}: model_template '{kind}' is not a NEURON mechanism",
@@ -107,6 +123,23 @@ class PointNeuronManager(NodeManager):
                     setattr(obj, pname, value)
             gid = self.gid(node_id)
             self.cells[int(node_id)] = ArtificialCell(gid=gid, node_id=int(node_id), hoc=obj)
+
+    def _morphology_arguments(self) -> tuple[str, np.ndarray]:
+        """(directory, file per local node) handed to point templates, as neurodamus does
+        (`morphology` + extension of the directory kind); empty when the nodes have none."""
+        n = self.local_ids.size
+        if not self.has_attribute("morphology"):
+            return "", np.full(n, "", dtype=object)
+        names = self.attribute("morphology")
+        alt = self.info.alternate_morphologies
+        folder, ext = next(
+            ((alt[k], e) for k, e in (("neurolucida-asc", "asc"), ("h5v1", "h5")) if k in alt),
+            (self.info.morphologies_dir, "swc"),
+        )
+        files = np.array(
+            [morphology_file_name(str(m), ext) if m else "" for m in names], dtype=object
+        )
+        return (str(folder) if folder else ""), files
 
     def _dynamics_parameters(self) -> dict[str, np.ndarray]:
         """Numeric @dynamics parameters per local node (NaN where a type lacks one)."""
@@ -292,8 +325,13 @@ class AllenParameters:
 
 
 def make_node_manager(info: NodePopulationInfo, storage: Any, offset: int) -> NodeManager:
+    from engine.managers.cells.mixed import MixedNodeManager, is_mixed
+
     if info.is_virtual:
         return VirtualNodeManager(info, storage, offset)
+    cellular = ("point_neuron", "point_process", "biophysical", "single_compartment")
+    if info.type in cellular and is_mixed(NodeManager(info, storage, offset)):
+        return MixedNodeManager(info, storage, offset)
     if info.type in ("point_neuron", "point_process"):
         return PointNeuronManager(info, storage, offset)
     if info.type in ("biophysical", "single_compartment"):
@@ -315,18 +353,23 @@ def check_cell_files(info: NodePopulationInfo, storage: Any) -> list[str]:
     where = f"in {info.nodes_file} at '{info.name}'"
     if not reader.has("model_template"):
         return [f"{where}: no model_template attribute"]
-    if info.type not in ("biophysical", "single_compartment"):
+    if info.is_virtual:
         return []
     ids = np.arange(storage.size, dtype=np.uint64)
     templates = np.asarray(reader.read("model_template", ids)).astype(str)
-    problems = []
+    # per node: built from a morphology (a population may mix model types)
+    if reader.has("model_type"):
+        kinds = np.asarray(reader.read("model_type", ids)).astype(str)
+        detailed = np.isin(kinds, ("biophysical", "single_compartment"))
+    else:
+        detailed = np.full(ids.size, info.type in ("biophysical", "single_compartment"))
+    problems = _missing_templates(info, templates[~detailed])
+    if not detailed.any():
+        return problems
+    ids, templates = ids[detailed], templates[detailed]
     for template in sorted(set(templates.tolist())):
         if template.startswith("hoc:"):
-            found = template_file(info, template[4:])
-            if found is None:
-                models = info.biophysical_neuron_models_dir or info.templates_dir or Path(".")
-                path = models / f"{template[4:]}.hoc"
-                problems.append(f"hoc template not found: {path} (population {info.name})")
+            problems += _missing_templates(info, np.array([template]))
         elif _is_ctdb(template):
             problems += _check_ctdb(info, reader, ids[templates == template])
         elif template.startswith("nml:"):
@@ -368,6 +411,17 @@ def _check_neuroml(info: NodePopulationInfo, name: str) -> list[str]:
     except CircuitError as exc:
         return [exc.describe()]
     return []
+
+
+def _missing_templates(info: NodePopulationInfo, templates: np.ndarray) -> list[str]:
+    """hoc templates among `templates` that cannot be found."""
+    problems = []
+    for template in sorted({t for t in templates.tolist() if t.startswith("hoc:")}):
+        if template_file(info, template[4:]) is None:
+            folder = info.biophysical_neuron_models_dir or info.templates_dir
+            path = (folder or info.point_neuron_models_dir or Path(".")) / f"{template[4:]}.hoc"
+            problems.append(f"hoc template not found: {path} (population {info.name})")
+    return problems
 
 
 def _check_ctdb(info: NodePopulationInfo, reader: AttributeReader, ids: np.ndarray) -> list[str]:

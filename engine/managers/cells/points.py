@@ -29,15 +29,27 @@ class TargetPoint:
     cell: Any
     section_ids: list[int] = field(default_factory=list)
     xs: list[float] = field(default_factory=list)
+    table: list[Any] = field(default_factory=list, repr=False)  # section id -> section
+
+    def section(self, section_id: int) -> Any:
+        return (self.table or self.cell.sections)[section_id]
 
     def segments(self) -> list[Any]:
-        return [self.cell.sections[s](x) for s, x in zip(self.section_ids, self.xs, strict=True)]
+        return [self.section(s)(x) for s, x in zip(self.section_ids, self.xs, strict=True)]
 
 
-def section_ids_of_type(cell: Any, section_type: str) -> list[int]:
+def point_sections(cell: Any) -> list[Any]:
+    """The section table of reports, inputs and compartment sets: neurodamus' block rule
+    (a replaced axon's new sections take the first axon ids), else the cell's own."""
+    table = getattr(cell, "report_sections", None)
+    return table() if table is not None else list(getattr(cell, "sections", []))
+
+
+def section_ids_of_type(cell: Any, section_type: str, table: list[Any] | None = None) -> list[int]:
     """SONATA section ids of the cell's sections of one type (soma/axon/dend/apic/all)."""
     # Templates that remove sections (axon replacement) leave None holes in the table.
-    present = [(i, sec) for i, sec in enumerate(cell.sections) if sec is not None]
+    table = cell.sections if table is None else table
+    present = [(i, sec) for i, sec in enumerate(table) if sec is not None]
     if section_type == "all":
         return [i for i, _ in present]
     if section_type not in SECTION_LISTS:
@@ -50,11 +62,13 @@ def section_ids_of_type(cell: Any, section_type: str) -> list[int]:
     return [i for i, s in present if s.name().split(".")[-1].startswith(prefix)]
 
 
-def segment_locations(cell: Any, section_ids: list[int], compartments: str) -> tuple[list, list]:
+def segment_locations(
+    cell: Any, section_ids: list[int], compartments: str, table: list[Any] | None = None
+) -> tuple[list, list]:
     """(section ids, xs): the centre of each section, or the centre of every segment."""
     ids, xs = [], []
     for sid in section_ids:
-        sec = cell.sections[sid]
+        sec = (cell.sections if table is None else table)[sid]
         if compartments == "center":
             ids.append(sid)
             xs.append(0.5)
@@ -90,10 +104,13 @@ def points_on_target(
             cell = manager.cells[node_id]
             point = TargetPoint(population, node_id, cell.gid, cell)
             if not getattr(cell, "is_artificial", False):
-                ids = section_ids_of_type(cell, sections)
+                point.table = point_sections(cell)
+                ids = section_ids_of_type(cell, sections, point.table)
                 if sections == "soma" and compartments == "center":
                     ids = ids[:1]
-                point.section_ids, point.xs = segment_locations(cell, ids, compartments)
+                point.section_ids, point.xs = segment_locations(
+                    cell, ids, compartments, point.table
+                )
             points.append(point)
     points.sort(key=lambda p: p.gid)
     return points
@@ -138,8 +155,8 @@ def local_compartment_set_points(circuit: Any, name: str) -> list[TargetPoint]:
                 file=targets.compartment_sets_file,
                 key=name,
             )
-        point = TargetPoint(population, node_id, cell.gid, cell)
-        n_sections = len(cell.sections)
+        point = TargetPoint(population, node_id, cell.gid, cell, table=point_sections(cell))
+        n_sections = len(point.table)
         for section_id, offset in locations:
             if not 0 <= section_id < n_sections:
                 raise ConfigError(

@@ -39,9 +39,10 @@ _dynamics_columns: dict[tuple[str, str, str], np.ndarray] = {}
 
 
 def template_file(info: NodePopulationInfo, name: str) -> Path | None:
-    """`<biophysical_neuron_models_dir>/<name>.hoc`, else (bmtk) the .hoc file of
-    `templates_dir` that defines template `name`; None if there is none."""
-    candidates = [d / f"{name}.hoc" for d in (info.biophysical_neuron_models_dir,) if d]
+    """`<biophysical_neuron_models_dir>/<name>.hoc` (or point_neuron_models_dir), else
+    (bmtk) the .hoc file of `templates_dir` that defines template `name`; None if none."""
+    folders = (info.biophysical_neuron_models_dir, info.point_neuron_models_dir)
+    candidates = [d / f"{name}.hoc" for d in folders if d]
     if info.templates_dir is not None and info.templates_dir.is_dir():
         candidates.append(info.templates_dir / f"{name}.hoc")
         candidates += sorted(
@@ -201,6 +202,30 @@ def instantiate_hoc_cell(
             f"template {name} built no soma for node {node_id}", file=info.nodes_file
         )
     return hoc, sections
+
+
+def instantiate_point_template(
+    h: Any, info: NodePopulationInfo, name: str, node_id: int, morph_dir: str, morph_file: str
+) -> Any:
+    """A hoc template wrapping an artificial cell as `pointcell` (neurodamus' AllenPoint
+    route calls it as a biophysical template: node id, morphology dir and file, extra)."""
+    load_template(h, info, name)
+    extra = extra_arguments(h, info, name, node_id)
+    try:
+        hoc = getattr(h, name)(node_id, morph_dir, morph_file, *extra)
+    except RuntimeError as exc:
+        raise CircuitError(
+            f"template {name} failed for node {node_id} (population {info.name}): {exc}",
+            file=info.nodes_file,
+        ) from None
+    if getattr(hoc, "pointcell", None) is None:
+        raise CircuitError(
+            f"template {name} (node {node_id} of population {info.name}) has no 'pointcell'"
+            " member: a point_process template must expose its artificial cell as pointcell",
+            file=info.nodes_file,
+            key="model_template",
+        )
+    return hoc
 
 
 def reinit_ion_channel_rngs(node_managers: dict[str, Any], seed: int) -> int:

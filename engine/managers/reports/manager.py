@@ -22,6 +22,7 @@ from typing import Any
 from engine.errors import ConfigError
 from engine.io.atomic import temporary_name
 from engine.io.report_writer import FilePart, assemble_report
+from engine.managers.reports import variables as report_variables
 from engine.managers.reports.probes import build_probes
 from engine.managers.reports.recorder import ReportRecorder
 from engine.managers.reports.spec import ReportSpec, parse_reports
@@ -105,12 +106,10 @@ class ReportManager:
         for index, (spec, _, _) in enumerate(built):
             elements = sum(part[index][0] for part in everyone)
             matched = set().union(*(part[index][1] for part in everyone))
-            unknown = [v.text for v in spec.variables if v.text not in matched]
+            unknown = [v for v in spec.variables if v.text not in matched]
             if unknown and spec.type == "summation":
-                raise spec.error(
-                    f"{', '.join(unknown)}: no such current or point process on the target cells",
-                    "variable_name",
-                )
+                reasons = [report_variables.unmatched_reason(self.sim.h, v) for v in unknown]
+                raise spec.error("; ".join(reasons), "variable_name")
             if elements == 0:
                 if self.sim.is_root:
                     log.warning("report %s records nothing (no element); not written", spec.name)

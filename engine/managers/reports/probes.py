@@ -15,12 +15,10 @@ import numpy as np
 
 from engine.managers.cells import points as points_module
 from engine.managers.cells.points import TargetPoint
-from engine.managers.reports.spec import ReportSpec, Variable
+from engine.managers.reports import variables as report_variables
+from engine.managers.reports.spec import ReportSpec
 
 log = logging.getLogger("sonatasim")
-
-# Electrode currents (positive = injected) enter a sum of membrane currents with a minus sign.
-ELECTRODE_PROCESSES = ("IClamp", "SEClamp")
 
 
 @dataclass
@@ -71,38 +69,50 @@ def report_points(spec: ReportSpec, circuit: Any) -> list[TargetPoint]:
     )
 
 
-def segment_attribute(variable: Variable) -> str:
-    """The `_ref_` attribute of a segment for a range variable (`v`, `ina`, `hh.m`...)."""
-    if variable.mechanism:
-        return f"_ref_{variable.name}_{variable.mechanism}"
-    if variable.name == "i_membrane":
-        return "_ref_i_membrane_"
-    return f"_ref_{variable.name}"
-
-
-def _segment_ref(spec: ReportSpec, point: TargetPoint, sid: int, x: float) -> Any:
+def _segment_refs(spec: ReportSpec, point: TargetPoint, sid: int, x: float) -> list[Any]:
+    """What a compartment report's variable reads at one compartment (one or more refs)."""
     variable = spec.variables[0]
-    segment = point.cell.sections[sid](x)
-    try:
-        return getattr(segment, segment_attribute(variable))
-    except (AttributeError, NameError, LookupError):
+    section = point.section(sid)
+    if section is None:
         raise spec.error(
-            f"'{variable.text}' does not exist at {segment} (node {point.node_id} of"
-            f" population {point.population}, section id {sid})",
+            f"section id {sid} of node {point.node_id} (population {point.population}) was"
+            " removed by its template (a replaced axon)",
+            "compartment_set",
+        )
+    segment = section(x)
+    found = report_variables.resolve(variable, segment)
+    if not found.refs:
+        raise spec.error(
+            f"{report_variables.missing_reason(variable, segment)} at {segment} (node"
+            f" {point.node_id} of population {point.population}, section id {sid})",
             "variable_name",
-        ) from None
+        )
+    return found.refs
 
 
 def compartment_probes(spec: ReportSpec, points: list[TargetPoint]) -> list[CellProbes]:
-    out = []
+    """One element per compartment: the variable there, or the sum of a mechanism's point
+    processes in it (neurodamus refuses more than one; the sum is what one would expect)."""
+    out, summed = [], False
     for point in points:
         if getattr(point.cell, "is_artificial", False):
             continue
         probes = CellProbes(point.population, point.node_id, point.gid)
+        elements = []
         for sid, x in zip(point.section_ids, point.xs, strict=True):
+            refs = _segment_refs(spec, point, sid, x)
+            elements += [len(probes.element_ids)] * len(refs)
             probes.element_ids.append(sid)
-            probes.refs.append(_segment_ref(spec, point, sid, x))
+            probes.refs += refs
+            summed |= len(refs) > 1
+        probes.term_elements = np.asarray(elements, dtype=np.int64)
         out.append(probes)
+    for probes in out:  # the sampler wants all cells of a rank summed, or none
+        if summed:
+            probes.term_pointers = np.arange(len(probes.refs), dtype=np.int64)
+            probes.term_weights = np.ones(len(probes.refs), dtype=np.float64)
+        else:
+            probes.term_elements = None
     return out
 
 
@@ -115,7 +125,8 @@ def _segment_index(segment: Any) -> tuple[str, int]:
 def summation_probes(
     spec: ReportSpec, points: list[TargetPoint], matched: set[str]
 ) -> list[CellProbes]:
-    """Sums of currents per segment, or over the whole cell (sections=soma -> id 0)."""
+    """Weighted sums per segment, or over the whole cell (sections=soma -> id 0), with
+    neurodamus' weights (report_variables.summation_weight)."""
     collapsed = spec.sections == "soma"
     area_scaling = spec.scaling == "area"
     out = []
@@ -130,30 +141,18 @@ def summation_probes(
             if not collapsed:
                 probes.element_ids.append(sid)
             element = len(probes.element_ids) - 1
-            segment = point.cell.sections[sid](x)
-            processes = segment.point_processes()
+            segment = point.section(sid)(x)
             area = segment.area()
             for variable in spec.variables:
-                mechanism = variable.mechanism or variable.name
-                name = variable.name if variable.mechanism else "i"
-                chosen = [p for p in processes if p.hname().startswith(mechanism)]
-                for process in chosen:
-                    electrode = any(e in process.hname() for e in ELECTRODE_PROCESSES)
-                    probes.refs.append(_process_ref(spec, process, name))
-                    elements.append(element)
-                    weights.append(-1.0 if electrode else 1.0)
+                weight = report_variables.summation_weight(variable, area, area_scaling)
+                if weight == 0.0:
+                    continue  # a zero-area segment (neurodamus skips it too)
+                refs = report_variables.resolve(variable, segment).refs
+                probes.refs += refs
+                elements += [element] * len(refs)
+                weights += [weight] * len(refs)
+                if refs:
                     matched.add(variable.text)
-                if chosen or area == 0.0:
-                    continue
-                try:
-                    ref = getattr(segment, segment_attribute(variable))
-                except (AttributeError, NameError, LookupError):
-                    continue  # this current does not exist here (no such channel)
-                is_imem = variable.name == "i_membrane" and not variable.mechanism
-                probes.refs.append(ref)
-                elements.append(element)
-                weights.append(area / 100.0 if area_scaling and not is_imem else 1.0)
-                matched.add(variable.text)
         probes.term_pointers = np.arange(len(probes.refs), dtype=np.int64)
         probes.term_elements = np.asarray(elements, dtype=np.int64)
         probes.term_weights = np.asarray(weights, dtype=np.float64)
@@ -194,7 +193,7 @@ def synapse_probes(spec: ReportSpec, points: list[TargetPoint], circuit: Any) ->
             continue
         order = {}
         for sid, x in zip(point.section_ids, point.xs, strict=True):
-            order.setdefault(_segment_index(point.cell.sections[sid](x)), len(order))
+            order.setdefault(_segment_index(point.section(sid)(x)), len(order))
         chosen = []
         for edge_index, synapse_id, process in synapses.get((point.population, point.node_id), []):
             if not process.hname().startswith(mechanism):
@@ -248,7 +247,7 @@ def lfp_probes(spec: ReportSpec, points: list[TargetPoint]) -> list[CellProbes]:
             mine = mine[np.argsort(rows[mine, 1], kind="stable")]
             probes = CellProbes(point.population, point.node_id, point.gid, list(columns))
             for sid, x in zip(point.section_ids, point.xs, strict=True):
-                probes.refs.append(point.cell.sections[sid](x)._ref_i_membrane_)
+                probes.refs.append(point.section(sid)(x)._ref_i_membrane_)
             n_compartments, n_electrodes = mine.size, len(columns)
             probes.term_pointers = np.repeat(np.arange(n_compartments), n_electrodes)
             probes.term_elements = np.tile(np.arange(n_electrodes), n_compartments)

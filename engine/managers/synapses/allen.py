@@ -109,7 +109,7 @@ def parse_range(value: Any) -> tuple[float, float]:
         ) from None
 
 
-def syn_weights(em: Any, edges: Any, local: Any, artificial: bool) -> np.ndarray:
+def syn_weights(em: Any, edges: Any, local: Any, artificial: Any) -> np.ndarray:
     """NetCon weight per local edge: weight_function(syn_weight), x sign*nsyns on IntFire."""
     n = len(local)
     if not em.has_attribute("syn_weight"):
@@ -138,9 +138,10 @@ def syn_weights(em: Any, edges: Any, local: Any, artificial: bool) -> np.ndarray
                 node_attr(em.source, local.source_ids),
                 node_attr(em.target, local.target_ids),
             )
-    if artificial and not _preselected(em):
+    onto_points = np.broadcast_to(np.asarray(artificial, dtype=bool), (n,))
+    if onto_points.any() and not _preselected(em):
         sign = em.optional_attribute("@dynamics:sign", edges, 1.0, n)
-        weights = weights * sign * _nsyns(em, edges, n)
+        weights = np.where(onto_points, weights * sign * _nsyns(em, edges, n), weights)
     return weights
 
 
@@ -178,14 +179,18 @@ def segment_candidates(h: Any, cell: Any, kinds: frozenset[str], low: float, hig
 
 
 def plan_synapses(
-    em: Any, edges: Any, local: Any, settings: Any, h: Any, artificial: bool
+    em: Any, edges: Any, local: Any, settings: Any, h: Any, artificial: Any
 ) -> AllenSynapsePlan | None:
-    """The synapses of the local edges under bmtk's rules; None for non-Allen edges."""
+    """The synapses of the local edges under bmtk's rules; None for non-Allen edges.
+
+    `artificial` (one bool, or one per edge of a population mixing model types): edges
+    onto artificial cells are one NetCon each, weight x sign x nsyns (bmtk's rule)."""
     if len(local) == 0 or not uses_allen_rules(em):
         return None
     n = len(local)
-    weights = syn_weights(em, edges, local, artificial)
-    if artificial:
+    onto_points = np.broadcast_to(np.asarray(artificial, dtype=bool), (n,))
+    weights = syn_weights(em, edges, local, onto_points)
+    if onto_points.all():
         return AllenSynapsePlan(rows=np.arange(n), weights=weights)
     if _preselected(em):
         if em.has_attribute("afferent_section_id"):
@@ -193,7 +198,7 @@ def plan_synapses(
         sections = em.attribute("sec_id", edges).astype(np.int64)
         positions = em.optional_attribute("sec_x", edges, 0.5, n)
         return AllenSynapsePlan(np.arange(n), weights, sections, positions)
-    counts = np.maximum(_nsyns(em, edges, n), 0)
+    counts = np.where(onto_points, 1, np.maximum(_nsyns(em, edges, n), 0))
     rows = np.repeat(np.arange(n), counts)
     kinds = (
         em.attribute("target_sections", edges)
@@ -211,8 +216,8 @@ def plan_synapses(
     candidates: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     start = np.concatenate([[0], np.cumsum(counts)])
     for i in range(n):
-        if counts[i] == 0:
-            continue
+        if counts[i] == 0 or onto_points[i]:
+            continue  # (an artificial cell takes its one NetCon at no section)
         node_id = int(local.target_ids[i])
         cell = em.target.cells[node_id]
         rule = (node_id, frozenset(parse_sections(kinds[i])), parse_range(ranges[i]))

@@ -88,6 +88,9 @@ class EdgeManager:
         self.skipped = 0
         self.overrides: EdgeOverrides | None = None
         self.where: Locations | None = None  # of the local edges, once synapses exist
+        # edges onto artificial cells of a population that also has detailed ones
+        self.onto_points: np.ndarray | None = None
+        self.point_weights = np.zeros(0)
 
     @property
     def name(self) -> str:
@@ -142,12 +145,15 @@ class EdgeManager:
         if n == 0:
             return
         edges = selection(local.edge_ids)
-        artificial = _targets_artificial(self.target)
+        # per edge: onto an artificial cell (all or none, but in populations mixing types)
+        onto_points = _onto_artificial(self.target, local.target_ids)
+        artificial = bool(onto_points.all())
         # bmtk rules (nsyns, weight_function, placement by distance); None for other edges
-        plan = allen_synapses.plan_synapses(self, edges, local, settings, sim.h, artificial)
+        plan = allen_synapses.plan_synapses(self, edges, local, settings, sim.h, onto_points)
         where = None
         if plan is not None:
             local = self.local = allen_synapses.expand(local, plan.rows)
+            onto_points = onto_points[plan.rows]
             edges = selection(local.edge_ids)  # one row per synapse
             n = len(local)
             if plan.section_ids is not None and plan.positions is not None:
@@ -159,7 +165,7 @@ class EdgeManager:
         ctx = ModelContext(self, edges, local, settings)
         if artificial:
             weights = plan.weights if plan is not None else artificial_weights(ctx)
-            local.targets = [self.target.cells[int(t)].hoc for t in local.target_ids]
+            local.targets = [self.target.cells[int(t)].event_target for t in local.target_ids]
             if overrides is not None:
                 overrides.raw_weights = np.asarray(weights, dtype=np.float64)
                 weights = overrides.raw_weights * overrides.factors
@@ -173,9 +179,13 @@ class EdgeManager:
             if overrides is not None:
                 self.model = overrides.wrap_model(ctx, self.model)
             disabled = overrides.disabled if overrides is not None else None
+            if onto_points.any():  # a population mixing model types: no synapse on those
+                disabled = onto_points if disabled is None else disabled | onto_points
             local.targets = self._place_synapses(sim.h, edges, local, self.model, where, disabled)
             if overrides is not None:
                 overrides.configure_synapses(local.targets, self.name)
+            if onto_points.any():
+                self._connect_artificial(ctx, plan, onto_points)
         if artificial and overrides is not None:
             for i in np.flatnonzero(overrides.disabled):  # weight 0: never connected
                 local.targets[i] = None
@@ -194,9 +204,27 @@ class EdgeManager:
             nc.threshold = threshold
             self.netcons.append(nc)
 
+    def _connect_artificial(self, ctx: Any, plan: Any, onto_points: np.ndarray) -> None:
+        """Edges onto the artificial cells of a population mixing model types: their
+        NetCons go to the cell itself, with the weights of artificial targets."""
+        assert self.local is not None
+        local = self.local
+        weights = plan.weights if plan is not None else artificial_weights(ctx)
+        self.point_weights = np.asarray(weights, dtype=np.float64)
+        self.onto_points = onto_points
+        disabled = self.overrides.disabled if self.overrides is not None else None
+        for i in np.flatnonzero(onto_points):
+            if disabled is None or not disabled[i]:
+                local.targets[i] = self.target.cells[int(local.target_ids[i])].event_target
+
     def configure_netcon(self, netcon: Any, i: int, kind: int = NETCON_PRESYNAPTIC) -> None:
         """Weights of a NetCon driving local edge i (kind: presynaptic, mini or replay)."""
         overrides = self.overrides
+        if self.onto_points is not None and self.onto_points[i]:
+            netcon.weight[0] = float(self.point_weights[i])
+            if overrides is not None:
+                overrides.finish_netcon(netcon, i, kind, float(self.point_weights[i]))
+            return
         if self.model is None:
             assert self.local is not None
             netcon.weight[0] = float(self.local.weights[i])
@@ -325,5 +353,9 @@ def _warn_unused_on_artificial(name: str, overrides: EdgeOverrides) -> None:
         )
 
 
-def _targets_artificial(target: NodeManager) -> bool:
-    return any(getattr(c, "is_artificial", False) for c in target.cells.values())
+def _onto_artificial(target: NodeManager, target_ids: np.ndarray) -> np.ndarray:
+    """Per edge: whether its target cell is an artificial one (one look-up per cell)."""
+    cells = target.cells
+    unique, inverse = np.unique(np.asarray(target_ids, dtype=np.uint64), return_inverse=True)
+    flags = np.array([getattr(cells[int(t)], "is_artificial", False) for t in unique], dtype=bool)
+    return flags[inverse.reshape(-1)] if unique.size else np.zeros(0, dtype=bool)

@@ -59,8 +59,26 @@ def conductance_weights_us(ctx: ModelContext) -> np.ndarray:
     )
 
 
+def _edge_type(ctx: ModelContext) -> str:
+    return str(ctx.edges_manager.info.type)
+
+
+def _raw_weights(ctx: ModelContext) -> np.ndarray:
+    """neurodamus' AllenPoint edge types: the NetCon weight is `conductance` as given."""
+    name = "conductance" if ctx.has("conductance") else "syn_weight"
+    if not ctx.has(name):
+        em = ctx.edges_manager
+        raise CircuitError(
+            f"{_edge_type(ctx)} edges need 'conductance'", file=em.info.edges_file, key=em.name
+        )
+    return ctx.read(name).astype(np.float64)
+
+
 def artificial_weights(ctx: ModelContext) -> np.ndarray:
-    """Weights for artificial-cell targets: `syn_weight` as given, else conductance/1000."""
+    """Weights for artificial-cell targets: `syn_weight` as given, else conductance/1000;
+    edge populations of type point_process: `conductance` as given (neurodamus)."""
+    if _edge_type(ctx) == "point_process":
+        return _raw_weights(ctx)
     if ctx.has("syn_weight"):
         return ctx.read("syn_weight").astype(np.float64)
     return conductance_weights_us(ctx)
@@ -73,6 +91,22 @@ def exp2syn_model(ctx: ModelContext) -> SynapseModel:
         "e": ctx.optional("@dynamics:erev", 0.0),
     }
     return LinearModel(conductance_weights_us(ctx), mechanism="Exp2Syn", parameters=params)
+
+
+def exp2syn_edges_model(ctx: ModelContext) -> SynapseModel:
+    """Edge type Exp2Syn_synapse (neurodamus' Exp2SynHelper): NEURON's Exp2Syn with the
+    edges' own tau1, tau2, erev; NetCon weight = conductance as given (uS)."""
+    em = ctx.edges_manager
+    missing = [a for a in ("tau1", "tau2", "erev") if not ctx.has(a)]
+    if missing:
+        raise CircuitError(
+            f"Exp2Syn_synapse edges need {', '.join(missing)}",
+            file=em.info.edges_file,
+            key=em.name,
+        )
+    params = {p: ctx.read(a).astype(np.float64) for p, a in (("tau1", "tau1"),
+              ("tau2", "tau2"), ("e", "erev"))}  # fmt: skip
+    return LinearModel(_raw_weights(ctx), mechanism="Exp2Syn", parameters=params)
 
 
 def expsyn_model(ctx: ModelContext) -> SynapseModel:
@@ -111,6 +145,8 @@ def _template_of(ctx: ModelContext) -> str | None:
 
 def choose_synapse_model(ctx: ModelContext) -> SynapseModel:
     """Edge `model_template` first, then BBP attributes (u_syn, ...), else SonataExp2Syn."""
+    if _edge_type(ctx) == "Exp2Syn_synapse":
+        return exp2syn_edges_model(ctx)
     template = _template_of(ctx)
     if template is None:
         if bbp_synapses.has_bbp_attributes(ctx):
