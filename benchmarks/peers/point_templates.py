@@ -23,13 +23,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from compare_neurodamus import (  # noqa: E402
-    REPO,
-    SS_VENV,
-    build_nd_mechanisms,
-    nd_results,
-    run_neurodamus,
-)
+from comparison import nd_results  # noqa: E402
+from drivers import REPO, SS_VENV, build_nd_mechanisms, run_neurodamus  # noqa: E402
 
 from tests.test_point_templates import (  # noqa: E402
     PLAIN_INTFIRE,
