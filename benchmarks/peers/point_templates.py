@@ -22,6 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1]))  # the repository: tests.test_point_templates
 
 from comparison import nd_results  # noqa: E402
 from drivers import REPO, SS_VENV, build_nd_mechanisms, run_neurodamus  # noqa: E402
