@@ -18,13 +18,11 @@ from typing import Any
 
 import click
 
-from engine import __version__
+from engine import __version__, failure
 from engine.errors import UserError
+from engine.failure import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, EXIT_USER_ERROR
 
 log = logging.getLogger("sonatasim")
-
-EXIT_USER_ERROR = 2
-EXIT_INTERNAL_ERROR = 3
 
 
 def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -40,38 +38,25 @@ def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except UserError as exc:
             if debug:
                 raise
-            _fail(f"error: {exc.describe()}", EXIT_USER_ERROR)
+            failure.fail(f"error: {exc.describe()}", EXIT_USER_ERROR)
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
+            failure.fail(_during("interrupted"), EXIT_INTERRUPTED)
         except Exception as exc:  # a bug or an unforeseen input problem
             if debug:
                 raise
-            _fail(
-                f"internal error: {type(exc).__name__}: {exc}\n"
-                "  (run again with --debug for the traceback, and please report it)",
+            failure.fail(
+                _during(f"internal error: {type(exc).__name__}: {exc}")
+                + " (run again with --debug for the traceback, and please report it)",
                 EXIT_INTERNAL_ERROR,
             )
 
     return wrapper
 
 
-# Seconds a rank other than 0 waits before it reports an error: when every rank hits the
-# same input problem, rank 0's message and abort come first, so the user reads it once.
-NON_ROOT_ERROR_DELAY = 1.0
-
-
-def _fail(message: str, code: int) -> None:
-    from engine import simulator
-
-    handle = simulator._handle
-    several = handle is not None and handle.nranks > 1
-    if several and handle.rank != 0:
-        time.sleep(NON_ROOT_ERROR_DELAY)  # killed here by rank 0's abort if it failed too
-    rank_tag = f"[rank {handle.rank}] " if several and handle.rank != 0 else ""
-    click.echo(f"sonatasim: {rank_tag}{message}", err=True)
-    if handle is not None and handle.nranks > 1:
-        handle.abort(code)
-    sys.exit(code)
+def _during(message: str) -> str:
+    """`message`, saying what the rank was doing (the cell being built, the run...)."""
+    activity = failure.current_activity()
+    return f"{message} ({activity})" if activity else message
 
 
 # Shared by run, balance and dry-run.
@@ -168,12 +153,14 @@ def run(
     from engine.simulation import RunOptions, Simulation
 
     started = time.perf_counter()
+    failure.arm()  # from here, an exit before the end is reported as a failure
     setup = load_setup(config, output_dir)
     if tstop is not None:
         if not tstop > 0:
             raise UserError(f"--tstop must be positive, got {tstop}")
         setup.run = dataclasses.replace(setup.run, tstop=tstop)
     sim = simulator.start()
+    failure.prepare_neuron(sim)
     setup_logging(sim.rank, sim.nranks, verbose)
     chosen_log = log_file or setup.output.log_file
     if chosen_log is not None:
@@ -197,6 +184,7 @@ def run(
             log.info(line)
         log.info("Done in %.2f s. Spikes: %s", time.perf_counter() - started, spikes_file)
     sim.barrier()
+    failure.disarm()
 
 
 def _relaunch_under_mpiexec(ranks: int) -> None:

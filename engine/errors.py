@@ -26,6 +26,12 @@ class UserError(Exception):
         prefix = " ".join(where)
         return f"{prefix}: {self.plain_message}" if prefix else self.plain_message
 
+    def within(self, context: str) -> UserError:
+        """The same error, its message prefixed by what was being done (e.g. the cell)."""
+        if self.plain_message.startswith(context):
+            return self
+        return type(self)(f"{context}: {self.plain_message}", file=self.file, key=self.key)
+
 
 class ConfigError(UserError):
     """The simulation or circuit config is invalid."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import failure
 from engine.config import SimulationSetup
 from engine.errors import ConfigError
 from engine.managers.cells.templates import reinit_ion_channel_rngs
@@ -89,13 +90,14 @@ class Simulation:
             events.persist(True)  # queued events must survive into the checkpoint
         if self.options.restore_dir is not None:
             self._read_checkpoint()
-        with self.timer.phase("mechanisms"):
+        with self.timer.phase("mechanisms"), failure.doing("loading mechanisms"):
             from engine.dialects.neuroml.generated import with_generated
 
             dirs = self.mechanism_dirs()
-            load_mechanisms(
+            library = load_mechanisms(
                 with_generated(setup, dirs, cache_dir()), sim
             )  # + NeuroML channels' NMODL
+        failure.install_crash_guard(library)
         self._apply_globals()
         with self.timer.phase("cells"):
             self.circuit = CircuitManager(setup, sim)
@@ -111,7 +113,7 @@ class Simulation:
             sim.nranks,
             ", ".join(f"{k}={v}" for k, v in self.circuit.offsets.items()),
         )
-        with self.timer.phase("synapses"):
+        with self.timer.phase("synapses"), failure.doing("creating synapses"):
             with self.overrides.applied(self.circuit):
                 self.circuit.create_edges()
             self.minis = SpontaneousMinis(sim, self.circuit, setup)
@@ -160,7 +162,7 @@ class Simulation:
     def run(self) -> None:
         sim, run = self.sim, self.setup.run
         h, pc = sim.h, sim.pc
-        with self.timer.phase("init"):
+        with self.timer.phase("init"), failure.doing("initialising the model (finitialize)"):
             if self.circuit.has_gap_junctions:
                 pc.setup_transfer()  # collective, after every source_var/target_var
             pc.set_maxstep(MAX_SPIKE_EXCHANGE_STEP_MS)
@@ -181,8 +183,9 @@ class Simulation:
                 if save_at is not None and h.t < save_at - 0.5 * run.dt:
                     until = min(until, save_at)
                 before = h.t
-                pc.psolve(until)
-                self.reports.flush()
+                with failure.doing(f"simulating t = {before:g}..{until:g} ms"):
+                    pc.psolve(until)
+                    self.reports.flush()
                 step(h.t - before)
                 if save_at is not None and h.t >= save_at - 0.5 * run.dt:
                     self._save_checkpoint()
@@ -236,7 +239,7 @@ class Simulation:
         out = self.setup.output
         if self.sim.is_root:
             out.output_dir.mkdir(parents=True, exist_ok=True)
-        with self.timer.phase("write"):
+        with self.timer.phase("write"), failure.doing("writing outputs"):
             populations = sorted(self.circuit.simulated.populations)
             self.total_spikes = self.spikes.write(
                 out.spikes_file, self.circuit.offsets, populations, out.spikes_sort_order

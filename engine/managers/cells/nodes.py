@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from engine import failure
 from engine.config import NodePopulationInfo
-from engine.errors import CircuitError
+from engine.errors import CircuitError, UserError
 from engine.io.attributes import AttributeReader, find_model_file, selection  # noqa: F401
 from engine.io.morphology import (
     morphology_directory,
@@ -192,7 +193,22 @@ class BiophysicalNodeManager(NodeManager):
         return hoc, sections
 
     def _build(self, h: Any, inputs: CellInputs, index: int, loader: Any):
-        """(hoc object, sections, cell class) of the node at `index` of `inputs`."""
+        """(hoc object, sections, cell class) of the node at `index` of `inputs`.
+
+        The cell is the rank's recorded activity while its hoc code runs, so any failure
+        (an exception, quit(), a crash) names population, node id and template.
+        """
+        node_id, template = int(inputs.ids[index]), str(inputs.templates[index])
+        cell = failure.cell_text(self.name, node_id, template.partition(":")[2] or template)
+        with failure.doing(cell, cell_code=True):
+            try:
+                return self._build_cell(h, inputs, index, loader)
+            except UserError as exc:
+                raise exc.within(cell) from None
+            except RuntimeError as exc:  # a hoc error not caught on the way
+                raise CircuitError(f"{cell}: {exc}", file=self.info.nodes_file) from None
+
+    def _build_cell(self, h: Any, inputs: CellInputs, index: int, loader: Any):
         node_id = int(inputs.ids[index])
         template = str(inputs.templates[index])
         kind, _, name = template.partition(":")
@@ -209,7 +225,7 @@ class BiophysicalNodeManager(NodeManager):
                 )
             except RuntimeError as exc:
                 raise CircuitError(
-                    f"template {name} failed for node {node_id} (morphology {path}): {exc}",
+                    f"the template failed (morphology {path}): {exc}",
                     file=self.info.nodes_file,
                 ) from None
             return hoc, sections, allen_cells.AllenCell

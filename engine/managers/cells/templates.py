@@ -18,6 +18,7 @@ from typing import Any
 import libsonata
 import numpy as np
 
+from engine import failure
 from engine.config import NodePopulationInfo
 from engine.errors import CircuitError
 
@@ -69,7 +70,16 @@ def load_template(h: Any, info: NodePopulationInfo, name: str) -> None:
             "hoc template not found", file=Path(folder) / f"{name}.hoc", key="model_template"
         )
     h.load_file("import3d.hoc")  # templates that read their own morphology use it
-    if not h.load_file(str(path)) or not hasattr(h, name):
+    with failure.doing(f"loading template {name} from {path}", cell_code=True):
+        try:
+            loaded = h.load_file(str(path))
+        except RuntimeError as exc:
+            raise CircuitError(f"hoc error while loading: {exc}", file=path) from None
+    if not loaded:
+        raise CircuitError(
+            "hoc could not load the file (syntax error? NEURON's message is above)", file=path
+        )
+    if not hasattr(h, name):
         raise CircuitError(f"file does not define template {name}", file=path)
 
 
@@ -190,7 +200,7 @@ def instantiate_hoc_cell(
         if isinstance(error, CircuitError):
             raise error from None
         raise CircuitError(
-            f"template {name} failed for node {node_id} (morphology {morph_file}): {exc}",
+            f"the template failed (morphology {morph_file}): {exc}",
             file=info.nodes_file,
         ) from None
     try:
