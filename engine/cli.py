@@ -37,12 +37,14 @@ def _report_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except UserError as exc:
             if debug:
+                failure.disarm()  # the traceback says it all
                 raise
             failure.fail(f"error: {exc.describe()}", EXIT_USER_ERROR)
         except KeyboardInterrupt:
             failure.fail(_during("interrupted"), EXIT_INTERRUPTED)
         except Exception as exc:  # a bug or an unforeseen input problem
             if debug:
+                failure.disarm()
                 raise
             failure.fail(
                 _during(f"internal error: {type(exc).__name__}: {exc}")

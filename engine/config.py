@@ -17,6 +17,7 @@ import libsonata
 from engine.config_files import load_circuit_config, load_simulation_config
 from engine.errors import ConfigError
 from engine.io.attributes import TypesSource, register_types_source
+from engine.io.hdf5_check import check_hdf5
 
 SORT_ORDERS = {"none", "by_id", "by_time"}
 POPULATION_TYPES_WITH_CELLS = {"biophysical", "point_neuron", "point_process", "single_compartment"}
@@ -195,14 +196,14 @@ def _edge_populations(circuit: libsonata.CircuitConfig, path: Path, dialect: str
     populations = {}
     synaptic_dirs = _synaptic_models_dirs(circuit, path)
     for name in sorted(circuit.edge_populations):
+        key = f"networks.edges.{name}"
         try:
             props = circuit.edge_population_properties(name)
+            check_hdf5(Path(props.elements_path), key)
             storage = circuit.edge_population(name)
             source, target = storage.source, storage.target
-        except libsonata.SonataError as exc:
-            raise ConfigError(
-                f"cannot open edge population: {exc}", file=path, key=f"networks.edges.{name}"
-            ) from None
+        except (libsonata.SonataError, RuntimeError) as exc:
+            raise ConfigError(f"cannot open edge population: {exc}", file=path, key=key) from None
         info = EdgePopulationInfo(
             name=name,
             type=props.type or "chemical",

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
 import libsonata
 import numpy as np
 
 from engine.compat import population_offsets
 from engine.config import SimulationSetup
 from engine.errors import CircuitError, ConfigError
+from engine.io.hdf5_check import check_hdf5
 from engine.managers import load_balance
 from engine.managers.cells.nodes import NodeManager, make_node_manager
 from engine.managers.synapses.edges import EdgeManager
@@ -32,13 +32,7 @@ EDGE_TYPES = ("chemical", "synapse", "electrical", "neuromodulatory", "", "point
 
 
 def _check_hdf5(path: Path, key: str) -> None:
-    if not path.exists():
-        raise CircuitError("file not found", file=path, key=key)
-    try:
-        with h5py.File(path, "r"):
-            pass
-    except OSError as exc:
-        raise CircuitError(f"not a readable HDF5 file ({exc})", file=path, key=key) from None
+    check_hdf5(path, key)
 
 
 def open_node_population(path: Path, name: str) -> Any:
