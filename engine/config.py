@@ -37,6 +37,37 @@ class RunSettings:
     dL: float = 20.0  # bmtk's run.dL (um): nseg of ctdb:Biophys1 cells
     tstart: float = 0.0
 
+    @property
+    def steps(self) -> float:
+        return (self.tstop - self.tstart) / self.dt
+
+
+# A run with more time steps than this gets a warning with an estimate before it starts:
+# 1e8 steps of even one compartment take minutes; tstop in s or dt in s are typical slips.
+LARGE_RUN_STEPS = 1e8
+SECONDS_PER_COMPARTMENT_STEP = 1e-7  # fixed-step NEURON with hh, one core (order of magnitude)
+
+
+def large_run_warning(run: RunSettings, compartments: int | None = None) -> str | None:
+    """The warning for a run of more than LARGE_RUN_STEPS steps (None when it is smaller)."""
+    if run.steps <= LARGE_RUN_STEPS:
+        return None
+    text = f"run.tstop / run.dt = {run.tstop:g} / {run.dt:g} ms = {run.steps:.3g} time steps"
+    if compartments:
+        seconds = run.steps * compartments * SECONDS_PER_COMPARTMENT_STEP
+        text += (
+            f"; with {compartments} compartments that is roughly {_duration(seconds)} of"
+            " computing (about 0.1 us per compartment and step)"
+        )
+    return text + "; check the units of tstop and dt (both in ms)"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("years", 3.15e7), ("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
 
 @dataclass(frozen=True)
 class Conditions:

@@ -40,6 +40,7 @@ EXIT_INTERRUPTED = 130
 NON_ROOT_ERROR_DELAY = 2.0
 _ERROR_TAG = 7301  # MPI tag of rank 0's "I failed too" message
 NOTE_SIZE = 2048
+TEMP_DIRS_SIZE = 8192
 
 
 @dataclass
@@ -48,6 +49,7 @@ class _State:
     activity: str = ""  # what this rank does now
     in_cell_code: bool = False  # inside a cell's hoc code (quit() possible)
     note: Any = None  # ctypes buffer of the crash guard, once loaded
+    guard: Any = None  # the mechanism library holding the guard's C symbols
     nrnmpi_use: Any = None  # ctypes int of NEURON's "MPI in use" flag
     atexit_registered: bool = False
 
@@ -159,8 +161,24 @@ def install_crash_guard(mechanism_library: Path) -> bool:
     install.argtypes = [ctypes.c_int]
     install(sys.stderr.fileno() if hasattr(sys.stderr, "fileno") else 2)
     _state.note = note
+    _state.guard = library
     _set_activity(_state.activity)
+    rank, _ = world()
+    ctypes.c_int.in_dll(library, "sonatasim_quiet_interrupt").value = int(rank != 0)
+    library.sonatasim_interrupt_guard_install()
     return True
+
+
+def watch_temporaries(directories: list[Path]) -> None:
+    """On SIGTERM/SIGINT, this process' `*.tmp-<pid>` files in these folders are deleted."""
+    if _state.guard is None:
+        return
+    unique = sorted({str(Path(d).resolve()) for d in directories})
+    data = b"".join(d.encode() + b"\0" for d in unique) + b"\0"
+    if len(data) > TEMP_DIRS_SIZE:
+        data = data[: TEMP_DIRS_SIZE - 2] + b"\0\0"
+    buffer = (ctypes.c_char * TEMP_DIRS_SIZE).in_dll(_state.guard, "sonatasim_temp_dirs")
+    ctypes.memmove(buffer, data, len(data))
 
 
 def _loaded_library(stem: str) -> Any | None:

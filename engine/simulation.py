@@ -126,7 +126,16 @@ class Simulation:
         with self.timer.phase("reports"):
             self.reports = ReportManager(sim, self.circuit, setup)
             self.reports.create()
+        failure.watch_temporaries(self._output_folders())
         self.spikes = SpikeRecorder(sim)
+
+    def _output_folders(self) -> list[Path]:
+        """Where this run writes (spikes, reports): temporaries there go on SIGTERM."""
+        from engine.managers.report_spec import parse_reports
+
+        folders = [self.setup.output.output_dir]
+        folders += [spec.path.parent for spec in parse_reports(self.setup)]
+        return folders
 
     def _apply_globals(self) -> None:
         h, run, cond = self.sim.h, self.setup.run, self.setup.conditions
@@ -162,6 +171,7 @@ class Simulation:
     def run(self) -> None:
         sim, run = self.sim, self.setup.run
         h, pc = sim.h, sim.pc
+        self._warn_if_huge()
         with self.timer.phase("init"), failure.doing("initialising the model (finitialize)"):
             if self.circuit.has_gap_junctions:
                 pc.setup_transfer()  # collective, after every source_var/target_var
@@ -234,6 +244,18 @@ class Simulation:
     def rearm_after_restore(self, time: float) -> None:
         """Restart the report clocks (frames from the checkpoint on; stale ones dropped)."""
         self.reports.rearm()
+
+    def _warn_if_huge(self) -> None:
+        """A step count that will not finish in a lifetime is announced before it starts."""
+        from engine.config import large_run_warning
+
+        if large_run_warning(self.setup.run) is None:
+            return
+        local = sum(int(section.nseg) for section in self.sim.h.allsec())
+        compartments = int(self.sim.allreduce_sum(local))
+        message = large_run_warning(self.setup.run, compartments)
+        if self.sim.is_root:
+            log.warning("%s", message)
 
     def write_outputs(self) -> Path:
         out = self.setup.output

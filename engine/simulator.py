@@ -91,6 +91,11 @@ class Simulator:
             return value
         return self.pc.allreduce(value, 2)
 
+    def allreduce_sum(self, value: float) -> float:
+        if self.nranks == 1:
+            return value
+        return self.pc.allreduce(value, 1)
+
     def abort(self, code: int = 1) -> None:
         """Stop every rank now; used after an error so no rank waits forever."""
         if self.mpi and self.nranks > 1:

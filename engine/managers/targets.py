@@ -131,11 +131,36 @@ class TargetManager:
             merged.update(content)
             self._origin.update(dict.fromkeys(content, path))
         self._definitions = merged
+        self._check_cycles(merged)
         try:
             return libsonata.NodeSets(json.dumps(merged))
         except libsonata.SonataError as exc:
             where = " + ".join(str(p) for p in paths)
             raise ConfigError(f"invalid node sets: {exc}", file=where or None) from None
+
+    def _check_cycles(self, definitions: dict[str, Any]) -> None:
+        """A compound set that includes itself (directly or through others) is refused by
+        name; libsonata would only say that its recursion depth was exceeded."""
+        done: set[str] = set()
+
+        def visit(name: str, path: list[str]) -> None:
+            if name in path:
+                cycle = " -> ".join([*path[path.index(name) :], name])
+                raise ConfigError(
+                    f"node set '{name}' includes itself ({cycle})",
+                    file=self._origin.get(name),
+                    key=name,
+                )
+            members = definitions.get(name)
+            if name in done or not isinstance(members, list):
+                return
+            for member in members:
+                if isinstance(member, str):
+                    visit(member, [*path, name])
+            done.add(name)
+
+        for name in sorted(definitions):
+            visit(name, [])
 
     @property
     def names(self) -> list[str]:
