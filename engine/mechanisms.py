@@ -202,6 +202,33 @@ def _failure_excerpt(path: Path, lines: int = _TAIL_LINES) -> str:
     return "\n".join(excerpt)
 
 
+# nocmodl: "Error: Illegal block at line 7 in file broken.mod"; the C++ compiler:
+# ".../x86_64/broken.cpp:123:5: error: ..." (the generated file is named after the .mod)
+_NMODL_ERROR = re.compile(r"Error:\s*(?P<what>.*?) at line (?P<line>\d+) in file (?P<file>\S+)")
+_CXX_ERROR = re.compile(
+    r"(?P<file>[^\s:]+)\.(?:cpp|c):(?P<line>\d+):(?:\d+:)?\s*(?:fatal )?error:\s*(?P<what>.*)"
+)
+
+
+def first_compile_error(log_path: Path, sources: dict[str, Path]) -> tuple[Path, str] | None:
+    """(original .mod file, one-line reason) of the first error in nrnivmodl's log."""
+    try:
+        text = _ANSI.sub("", log_path.read_text(errors="replace"))
+    except OSError:
+        return None
+    for row in text.splitlines():
+        for pattern, where in ((_NMODL_ERROR, "line"), (_CXX_ERROR, "generated C++ line")):
+            match = pattern.search(row)
+            if match is None:
+                continue
+            name = Path(match["file"]).name
+            mod_name = name if name.endswith(".mod") else f"{Path(name).stem}.mod"
+            mod_file = sources.get(mod_name)
+            if mod_file is not None:
+                return mod_file, f"{where} {match['line']}: {match['what'].strip()}"
+    return None
+
+
 def _compile(sources: dict[str, Path], root: Path, key: str) -> Path:
     """Run nrnivmodl in a fresh directory under `root` and return that directory."""
     work = Path(tempfile.mkdtemp(dir=root, prefix=f".build-{key[:16]}-"))
@@ -228,6 +255,12 @@ def _compile(sources: dict[str, Path], root: Path, key: str) -> Path:
         shutil.rmtree(failed, ignore_errors=True)
         os.rename(work, failed)
         log_path = failed / LOG_NAME
+        culprit = first_compile_error(log_path, sources)
+        if culprit is not None:
+            mod_file, message = culprit
+            raise MechanismError(
+                f"does not compile: {message} (nrnivmodl's log: {log_path})", file=str(mod_file)
+            )
         raise MechanismError(
             f"nrnivmodl failed (exit code {result.returncode}); end of the log:\n"
             f"{_failure_excerpt(log_path)}",

@@ -57,7 +57,12 @@ class ReplayManager:
         try:
             if spike_file.suffix != ".h5":  # libsonata refuses this first, when parsing
                 raise UserError("replay spike_file must be a SONATA .h5 file")
-            return read_spike_file(spike_file)
+            spikes = read_spike_file(spike_file)
+            sizes = {name: m.size for name, m in self.circuit.node_managers.items()}
+            problems = spike_train_problems(spikes, sizes)
+            if problems:
+                raise UserError(problems[0])
+            return spikes
         except UserError as exc:
             inner = f" at '{exc.key}'" if exc.key else ""
             raise ConfigError(
@@ -104,3 +109,25 @@ class ReplayManager:
                 nc.delay = delays[i]
                 manager.configure_netcon(nc, i, NETCON_REPLAY)
             self.netcons.append(nc)
+
+
+def spike_train_problems(spikes: dict, population_sizes: dict[str, int]) -> list[str]:
+    """What makes replayed spikes meaningless: times that are not finite numbers, node ids
+    past the end of their population (neither neurodamus nor bmtk can deliver those)."""
+    problems = []
+    for population, (node_ids, times) in sorted(spikes.items()):
+        bad_times = ~np.isfinite(np.asarray(times, dtype=float))
+        if bad_times.any():
+            first = int(np.flatnonzero(bad_times)[0])
+            problems.append(
+                f"population '{population}': {int(bad_times.sum())} timestamp(s) are not finite"
+                f" numbers (the first, entry {first}, is {times[first]})"
+            )
+        size = population_sizes.get(population)
+        if size is not None and len(node_ids) and int(np.max(node_ids)) >= size:
+            beyond = np.asarray(node_ids)[np.asarray(node_ids) >= size]
+            problems.append(
+                f"population '{population}': node id {int(beyond.min())} does not exist (the"
+                f" population has {size} nodes, ids 0..{size - 1}; {beyond.size} spike(s) so)"
+            )
+    return problems
