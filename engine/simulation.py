@@ -7,6 +7,7 @@ inputs -> recordings -> init -> psolve -> outputs. Every rank runs the same step
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,6 +79,7 @@ class Simulation:
 
         setup, sim = self.setup, self.sim
         if sim.is_root:
+            check_output_dir(setup.output.output_dir, setup.config_path)
             remove_stale_temporaries(setup.output.output_dir)
         # parsed (statements checked) before anything is built: a bad block fails fast
         self.overrides = ConnectionOverrides(setup)
@@ -279,6 +281,23 @@ class Simulation:
             self.total_spikes,
             str(self.setup.output.spikes_file),
         )
+
+
+def check_output_dir(output_dir: Path, config: Path | None = None) -> None:
+    """The output folder exists (or is created) and takes a file, before hours of work."""
+    from engine.errors import OutputError
+
+    key = "output.output_dir"
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe = output_dir / f".sonatasim-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputError(
+            f"output directory {output_dir} is not writable: {reason}", file=config, key=key
+        ) from None
 
 
 def remove_stale_temporaries(output_dir: Path) -> None:

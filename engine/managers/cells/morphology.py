@@ -245,9 +245,11 @@ class MorphologyLoader:
                 sections = instantiate_morphology(cell, morph)
             except CircuitError as exc:
                 raise CircuitError(exc.plain_message, file=path, key=exc.key) from exc
-        except BaseException as exc:
+        except Exception as exc:
+            # not raised into hoc: NEURON would print the Python traceback; the engine
+            # raises `last_error` once the template returns (or fails on the missing cell)
             self.last_error = exc
-            raise
+            return -1
         self._sections[cell.hname()] = sections
         return 0
 
@@ -266,20 +268,23 @@ class MorphologyLoader:
                 instantiate_morphology(cell, morph)
             except CircuitError as exc:
                 raise CircuitError(exc.plain_message, file=where, key=exc.key) from exc
-        except BaseException as exc:
+        except Exception as exc:  # kept, not raised into hoc (see `load`)
             self.last_error = exc
-            raise
+            return -1
         return 0
 
     def new_cell(self, template: Any, *args: Any) -> Any:
         """`template(*args)`, raising the loader's own error rather than hoc's generic one."""
         self.last_error = None
         try:
-            return template(*args)
+            cell = template(*args)
         except RuntimeError as exc:
             if self.last_error is not None:
                 raise self.last_error from exc
             raise
+        if self.last_error is not None:
+            raise self.last_error
+        return cell
 
     def sections_of(self, cell: Any) -> list[Any]:
         """The SONATA-ordered sections of a cell this loader built."""

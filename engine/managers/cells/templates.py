@@ -193,6 +193,8 @@ def instantiate_hoc_cell(
     `morph_file` is the file name with its extension (`morphology.template_file_name`)."""
     load_template(h, info, name)
     extra = extra_arguments(h, info, name, node_id)
+    if loader is not None:
+        loader.last_error = None
     try:
         hoc = getattr(h, name)(node_id, str(morph_dir), morph_file, *extra)
     except RuntimeError as exc:
@@ -203,6 +205,9 @@ def instantiate_hoc_cell(
             f"the template failed (morphology {morph_file}): {exc}",
             file=info.nodes_file,
         ) from None
+    error = getattr(loader, "last_error", None)
+    if error is not None:  # the loader failed; the template carried on without sections
+        raise error
     try:
         sections = loader.sections_of(hoc)
     except KeyError:  # the template read its morphology itself
