@@ -9,6 +9,7 @@ one point process serve every edge with the same parameters onto the same segmen
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from engine.errors import CircuitError, ConfigError
 from engine.managers.synapses import bbp as bbp_synapses
 from engine.managers.synapses import glusynapse
 from engine.managers.synapses.base import NETCON_PRESYNAPTIC, ModelContext, SynapseModel
+
+log = logging.getLogger("sonatasim")
 
 DEFAULT_SYNAPSE = "SonataExp2Syn"
 INHIBITORY_REVERSAL = -80.0
@@ -49,13 +52,18 @@ class LinearModel(SynapseModel):
 
 def conductance_weights_us(ctx: ModelContext) -> np.ndarray:
     """µS weights: `conductance` (nS) if present, else `syn_weight` as given (µS)."""
+    em = ctx.edges_manager
     if ctx.has("conductance"):
+        if not ctx.has("syn_weight"):
+            _say_once(em, "no 'syn_weight': weights from 'conductance' (nS), as neurodamus does")
         return ctx.read("conductance").astype(np.float64) * NS_TO_US
     if ctx.has("syn_weight"):
         return ctx.read("syn_weight").astype(np.float64)
-    em = ctx.edges_manager
     raise CircuitError(
-        "edges have neither 'conductance' nor 'syn_weight'", file=em.info.edges_file, key=em.name
+        "edges have neither 'conductance' (nS) nor 'syn_weight' (uS): no synaptic weight"
+        " (neither neurodamus nor bmtk has a default)",
+        file=em.info.edges_file,
+        key=em.name,
     )
 
 
@@ -72,6 +80,17 @@ def _raw_weights(ctx: ModelContext) -> np.ndarray:
             f"{_edge_type(ctx)} edges need 'conductance'", file=em.info.edges_file, key=em.name
         )
     return ctx.read(name).astype(np.float64)
+
+
+_said: set[tuple[str, str]] = set()
+
+
+def _say_once(em: Any, message: str) -> None:
+    """Log `message` once per edge population and process (rank 0's log shows it)."""
+    key = (str(em.info.edges_file), em.name)
+    if key not in _said:
+        _said.add(key)
+        log.info("edge population %s (%s): %s", em.name, em.info.edges_file, message)
 
 
 def artificial_weights(ctx: ModelContext) -> np.ndarray:
