@@ -224,13 +224,23 @@ def _strip_ranks_option(argv: list[str]) -> list[str]:
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
+@click.option(
+    "--mechanisms",
+    "mechanisms",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra directory of .mod files, as for run (repeatable).",
+)
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @_report_errors
-def validate(config: Path, debug: bool) -> None:
-    """Check CONFIG and every file it names, report all problems at once; run nothing."""
+def validate(config: Path, mechanisms: tuple[Path, ...], debug: bool) -> None:
+    """Check CONFIG and every file it names, report all problems at once; run nothing.
+
+    Compiles the mechanisms (or finds them in the cache) and loads them and the hoc
+    templates into NEURON, without building cells or simulating."""
     from engine.validate import validate_config
 
-    problems, facts = validate_config(config)
+    problems, facts = validate_config(config, [Path(m) for m in mechanisms])
     for line in facts:
         click.echo(line)
     if problems:

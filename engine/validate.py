@@ -29,10 +29,14 @@ class _Collector:
         self.problems.append(message)
 
 
-def validate_config(config: str | Path) -> tuple[list[str], list[str]]:
-    """Return (problems, facts); problems empty when the config is runnable."""
+def validate_config(
+    config: str | Path, mechanisms: list[Path] | None = None
+) -> tuple[list[str], list[str]]:
+    """Return (problems, facts); problems empty when the config is runnable. Facts that
+    start with "warning:" are worth reading but do not stop a run."""
     from engine.managers.circuit import open_edge_population, open_node_population
     from engine.managers.targets import TargetManager
+    from engine.validate_runtime import check_runtime
 
     out = _Collector()
     setup = out.check(lambda: load_setup(config))
@@ -70,6 +74,9 @@ def validate_config(config: str | Path) -> tuple[list[str], list[str]]:
             out.add(f"mechanisms_dir {directory} does not exist")
     _check_inputs(out, setup)
     _check_reports(out, setup)
+    if not out.problems:  # the rest loads files into NEURON: only for a sound config
+        warnings = check_runtime(out, setup, storages, list(mechanisms or []))
+        facts += [f"warning: {warning}" for warning in warnings]
     return out.problems, facts
 
 
