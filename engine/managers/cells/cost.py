@@ -20,7 +20,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from engine.errors import CircuitError
+from engine import failure
+from engine.errors import CircuitError, UserError
 from engine.io.morphology import read_morphology, resolve_morphology_path
 
 log = logging.getLogger("sonatasim")
@@ -136,8 +137,12 @@ def biophysical_costs(
     probed: dict[str, dict[str, Any]] = {}
     for k, index in enumerate(first):
         template, morph_file = str(templates[index]), str(names[index])
-        path = resolve_morphology_path(Path(morph_dir), morph_file, ext)
-        compartments = morphology_compartments(path)
+        cell = failure.cell_text(manager.name, int(ids[index]), template.partition(":")[2])
+        try:
+            path = resolve_morphology_path(Path(morph_dir), morph_file, ext)
+            compartments = morphology_compartments(path)
+        except UserError as exc:  # the first cell that names the file is the one to blame
+            raise exc.within(cell) from None
         if template not in probed:
             found = (
                 mechanisms(manager, template, ids, int(index))

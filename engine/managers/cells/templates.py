@@ -74,7 +74,10 @@ def load_template(h: Any, info: NodePopulationInfo, name: str) -> None:
         try:
             loaded = h.load_file(str(path))
         except RuntimeError as exc:
-            raise CircuitError(f"hoc error while loading: {exc}", file=path) from None
+            raise CircuitError(
+                f"hoc could not load it (NEURON's message above gives the line): {exc}",
+                file=path,
+            ) from None
     if not loaded:
         raise CircuitError(
             "hoc could not load the file (syntax error? NEURON's message is above)", file=path
