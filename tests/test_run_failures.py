@@ -108,3 +108,58 @@ def test_a_finished_run_still_exits_0(tmp_path, mechanisms_built):
     assert result.returncode == 0, result.stderr
     assert (out / "spikes.h5").exists()
     assert not result.error_lines()
+
+
+@pytest.mark.parametrize("ranks", [1, pytest.param(2, marks=pytest.mark.mpi)])
+def test_sigterm_removes_half_written_outputs(tmp_path, mechanisms_built, ranks):
+    """Slurm's time limit: SIGTERM mid-psolve removes the report temporaries at once, says
+    so once, and the huge step count was announced with an estimate before the run."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import MPIEXEC, REPO, cli_env
+
+    root = tmp_path / "example"
+    config = copy_example(root, tstop=1e7)
+    data = json.loads(config.read_text())
+    data["run"]["dt"] = 1e-5
+    config.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "engine", "run", str(config), "--output-dir", str(out)]
+    if ranks > 1:
+        command = [str(MPIEXEC), "-n", str(ranks), *command]
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+        cwd=REPO,
+    )
+    lines = []
+    deadline = time.monotonic() + 240
+    for line in process.stdout:  # the warning is the last line before the run starts
+        lines.append(line)
+        if "time steps" in line or time.monotonic() > deadline:
+            break
+    time.sleep(1.0)
+    try:
+        assert list(out.glob("*.tmp-*")), "".join(lines)  # the report is being written
+    except AssertionError:
+        process.kill()
+        raise
+    process.send_signal(signal.SIGTERM)
+    try:
+        rest = process.communicate(timeout=STOP_WITHIN_S)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError("SIGTERM did not stop the run within 10 s") from None
+    stderr = "".join(lines) + (rest or "")
+    assert process.returncode != 0
+    assert "1e+12 time steps" in stderr and "compartments" in stderr, stderr
+    said = [line for line in stderr.splitlines() if "interrupted by SIGTERM" in line]
+    assert len(said) == 1 and "half-written outputs removed" in said[0], stderr
+    assert not list(out.rglob("*.tmp-*")) and not list(out.rglob("*.h5"))
