@@ -133,7 +133,7 @@ class Simulation:
 
     def _output_folders(self) -> list[Path]:
         """Where this run writes (spikes, reports): temporaries there go on SIGTERM."""
-        from engine.managers.report_spec import parse_reports
+        from engine.managers.reports.spec import parse_reports
 
         folders = [self.setup.output.output_dir]
         folders += [spec.path.parent for spec in parse_reports(self.setup)]

@@ -82,9 +82,9 @@ def _check_replay_spikes(out: Any, setup: SimulationSetup, storages: dict[str, A
 
 def _check_morphologies(out: Any, setup: SimulationSetup, storages: dict[str, Any]) -> None:
     """Parse every distinct morphology a biophysical population names (morphio)."""
+    from engine.io.attributes import AttributeReader
     from engine.io.morphology import read_morphology, resolve_morphology_path
-    from engine.managers.attributes import AttributeReader
-    from engine.managers.nodes import BiophysicalNodeManager, _with_extension
+    from engine.managers.cells.nodes import BiophysicalNodeManager, _with_extension
 
     for name, info in sorted(setup.node_populations.items()):
         storage = storages.get(name)
@@ -118,9 +118,9 @@ def _build_mechanisms(setup: SimulationSetup, extra: list[Path]) -> Path:
 def _check_with_neuron(out: Any, setup: SimulationSetup, extra: list[Path]) -> None:
     """Load mechanisms and templates into a NEURON of this process (no MPI, no cells)."""
     from engine import simulator
-    from engine.io.morphology import MorphologyLoader
-    from engine.managers.report_spec import parse_reports
-    from engine.managers.templates import load_template
+    from engine.managers.cells.morphology import MorphologyLoader
+    from engine.managers.cells.templates import load_template
+    from engine.managers.reports.spec import parse_reports
     from engine.mechanisms import load_mechanisms
 
     sim = simulator.start(use_mpi=False)
@@ -141,7 +141,7 @@ def _check_with_neuron(out: Any, setup: SimulationSetup, extra: list[Path]) -> N
 
 
 def _hoc_templates(info: Any) -> list[str]:
-    from engine.managers.attributes import AttributeReader
+    from engine.io.attributes import AttributeReader
     from engine.managers.circuit import open_node_population
 
     if info.type not in ("biophysical", "single_compartment"):
