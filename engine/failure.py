@@ -217,8 +217,12 @@ def _write(line: str) -> None:
         os.write(2, (line + "\n").encode(errors="replace"))
 
 
+OUTPUT_GRACE_S = 0.5  # mpiexec may drop a rank's last lines when the abort comes at once
+
+
 def _stop_everyone(code: int, nranks: int) -> NoReturn:
     if nranks > 1:
+        time.sleep(OUTPUT_GRACE_S)
         with contextlib.suppress(Exception):
             from mpi4py import MPI
 
