@@ -224,13 +224,7 @@ def _strip_ranks_option(argv: list[str]) -> list[str]:
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
-@click.option(
-    "--mechanisms",
-    "mechanisms",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra directory of .mod files, as for run (repeatable).",
-)
+@mechanisms_option
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @_report_errors
 def validate(config: Path, mechanisms: tuple[Path, ...], debug: bool) -> None:

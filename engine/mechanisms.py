@@ -308,17 +308,22 @@ def build_mechanisms(extra_dirs: Sequence[Path]) -> Path:
     return library
 
 
-def mechanism_exists(h: Any, name: str) -> bool:
-    """Whether NEURON knows a density mechanism or point process called `name`."""
+def mechanism_names(h: Any) -> list[str]:
+    """Every density mechanism and point process NEURON knows (built in or loaded)."""
+    names = []
     for kind in (0, 1):
         types = h.MechanismType(kind)
         selected = h.ref("")
         for index in range(int(types.count())):
             types.select(index)
             types.selected(selected)
-            if selected[0] == name:
-                return True
-    return False
+            names.append(str(selected[0]))
+    return names
+
+
+def mechanism_exists(h: Any, name: str) -> bool:
+    """Whether NEURON knows a density mechanism or point process called `name`."""
+    return name in mechanism_names(h)
 
 
 def _load_library(h: Any, library: Path) -> None:

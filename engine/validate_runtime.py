@@ -158,22 +158,18 @@ def _hoc_templates(info: Any) -> list[str]:
 
 def _recordable_names(h: Any) -> dict[str, set[str]]:
     """mechanism name -> its variable names (suffixed as hoc sees them for density ones)."""
+    from engine.mechanisms import mechanism_names
+
     names: dict[str, set[str]] = {}
-    for kind in (0, 1):
-        types = h.MechanismType(kind)
-        selected = h.ref("")
-        for index in range(int(types.count())):
-            types.select(index)
-            types.selected(selected)
-            mechanism = str(selected[0])
-            variables: set[str] = set()
-            for vartype in HOC_VARIABLE_KINDS:
-                standard = h.MechanismStandard(mechanism, vartype)
-                for j in range(int(standard.count())):
-                    variable = h.ref("")
-                    standard.name(variable, j)
-                    variables.add(str(variable[0]))
-            names[mechanism] = variables
+    for mechanism in mechanism_names(h):
+        variables: set[str] = set()
+        for vartype in HOC_VARIABLE_KINDS:
+            standard = h.MechanismStandard(mechanism, vartype)
+            for j in range(int(standard.count())):
+                variable = h.ref("")
+                standard.name(variable, j)
+                variables.add(str(variable[0]))
+        names[mechanism] = variables
     return names
 
 

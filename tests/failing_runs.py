@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import MPIEXEC, REPO, cli_env
 
@@ -52,21 +53,21 @@ def break_template(root: Path, statement: str, node_id: int, *, built: bool = Fa
     path.write_text(text.replace(marker, marker[:-2] + line + "}\n" if built else marker + line))
 
 
+def launch(*args: str | Path, ranks: int = 1, stderr: int = subprocess.STDOUT) -> Any:
+    """A running `sonatasim ARGS` (mpiexec for ranks > 1), text pipes for its output."""
+    command = [sys.executable, "-m", "engine", *map(str, args)]
+    if ranks > 1:
+        command = [str(MPIEXEC), "-n", str(ranks), *command]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=cli_env(), cwd=REPO
+    )
+
+
 def run_timed(
     *args: str | Path, ranks: int = 1, marker: str = "sonatasim:", timeout: float = 300
 ) -> TimedRun:
     """`sonatasim ARGS` (under mpiexec for ranks > 1), stderr read as it comes."""
-    command = [sys.executable, "-m", "engine", *map(str, args)]
-    if ranks > 1:
-        command = [str(MPIEXEC), "-n", str(ranks), *command]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(),
-        cwd=REPO,
-    )
+    process = launch(*args, ranks=ranks, stderr=subprocess.PIPE)
     seen: dict[str, float] = {}
     lines: list[str] = []
     output: list[str] = []

@@ -9,9 +9,14 @@ Node 3 is built on rank 1 of 2 (round-robin), node 0 on rank 0.
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import time
+
 import pytest
 
-from tests.failing_runs import FAULT_MECHANISMS, break_template, copy_example, run_timed
+from tests.failing_runs import FAULT_MECHANISMS, break_template, copy_example, launch, run_timed
 
 STOP_WITHIN_S = 10.0
 CELL = "cell cortex node {} (template BallStickHH)"
@@ -48,21 +53,15 @@ def assert_failed_naming(result, out, node_id: int, reason: str, rank: int) -> N
     assert not (out / "spikes.h5").exists()
 
 
-@pytest.mark.parametrize(
-    "name, statement, reason", TEMPLATE_FAULTS, ids=[f[0] for f in TEMPLATE_FAULTS]
-)
-def test_template_fault_on_one_rank(tmp_path, mechanisms_built, name, statement, reason):
-    result, out = broken_run(tmp_path, statement, 3, 1)
-    assert_failed_naming(result, out, 3, reason, rank=0)
+FAULT_IDS = [f[0] for f in TEMPLATE_FAULTS]
 
 
-@pytest.mark.mpi
-@pytest.mark.parametrize(
-    "name, statement, reason", TEMPLATE_FAULTS, ids=[f[0] for f in TEMPLATE_FAULTS]
-)
-def test_template_fault_on_rank_1_of_2(tmp_path, mechanisms_built, name, statement, reason):
-    result, out = broken_run(tmp_path, statement, 3, 2)
-    assert_failed_naming(result, out, 3, reason, rank=1)
+@pytest.mark.parametrize("ranks", [1, pytest.param(2, marks=pytest.mark.mpi)])
+@pytest.mark.parametrize("name, statement, reason", TEMPLATE_FAULTS, ids=FAULT_IDS)
+def test_template_fault(tmp_path, mechanisms_built, name, statement, reason, ranks):
+    """Node 3 fails; on 2 ranks it is built by rank 1, which alone speaks."""
+    result, out = broken_run(tmp_path, statement, 3, ranks)
+    assert_failed_naming(result, out, 3, reason, rank=ranks - 1)
 
 
 @pytest.mark.mpi
@@ -114,31 +113,13 @@ def test_a_finished_run_still_exits_0(tmp_path, mechanisms_built):
 def test_sigterm_removes_half_written_outputs(tmp_path, mechanisms_built, ranks):
     """Slurm's time limit: SIGTERM mid-psolve removes the report temporaries at once, says
     so once, and the huge step count was announced with an estimate before the run."""
-    import json
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from tests.conftest import MPIEXEC, REPO, cli_env
-
     root = tmp_path / "example"
     config = copy_example(root, tstop=1e7)
     data = json.loads(config.read_text())
     data["run"]["dt"] = 1e-5
     config.write_text(json.dumps(data))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "engine", "run", str(config), "--output-dir", str(out)]
-    if ranks > 1:
-        command = [str(MPIEXEC), "-n", str(ranks), *command]
-    process = subprocess.Popen(
-        command,
-        stderr=subprocess.STDOUT,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=cli_env(),
-        cwd=REPO,
-    )
+    process = launch("run", config, "--output-dir", out, ranks=ranks)
     lines = []
     deadline = time.monotonic() + 240
     for line in process.stdout:  # the warning is the last line before the run starts
