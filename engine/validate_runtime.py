@@ -84,7 +84,7 @@ def _check_morphologies(out: Any, setup: SimulationSetup, storages: dict[str, An
     """Parse every distinct morphology a biophysical population names (morphio)."""
     from engine.io.attributes import AttributeReader
     from engine.io.morphology import read_morphology, resolve_morphology_path
-    from engine.managers.cells.nodes import BiophysicalNodeManager, _with_extension
+    from engine.managers.cells.nodes import BiophysicalNodeManager
 
     for name, info in sorted(setup.node_populations.items()):
         storage = storages.get(name)
@@ -103,7 +103,7 @@ def _check_morphologies(out: Any, setup: SimulationSetup, storages: dict[str, An
         names = sorted({str(n) for n in reader.read("morphology", ids).tolist()})
         for morphology in names:
             try:
-                path = resolve_morphology_path(folder, _with_extension(morphology, ext), ext)
+                path = resolve_morphology_path(folder, morphology, ext)
             except UserError:
                 continue  # missing ones are listed by check_cell_files
             out.check(lambda p=path: read_morphology(p))
