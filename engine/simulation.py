@@ -17,6 +17,7 @@ from typing import Any
 from engine import failure
 from engine.config import SimulationSetup
 from engine.errors import ConfigError
+from engine.io.hdf5_check import check_hdf5
 from engine.managers.cells.templates import reinit_ion_channel_rngs
 from engine.managers.circuit import BuildContext, CircuitManager
 from engine.managers.modifications import ModificationManager
@@ -84,6 +85,8 @@ class Simulation:
         # parsed (statements checked) before anything is built: a bad block fails fast
         self.overrides = ConnectionOverrides(setup)
         self.modifications = ModificationManager(setup)
+        for info in setup.node_populations.values():  # read first by the NeuroML scan
+            check_hdf5(info.nodes_file, f"nodes.{info.name}")
         if self.options.save_dir is not None:
             from engine import events
 
