@@ -120,6 +120,12 @@ def cli() -> None:
     type=click.Path(path_type=Path),
     help="Continue from a checkpoint written by --save (same ranks, a later tstop).",
 )
+@click.option(
+    "--simulator",
+    type=click.Choice(["neuron", "coreneuron"], case_sensitive=False),
+    default=None,
+    help="Integrate with NEURON or CoreNEURON (overrides the config's target_simulator).",
+)
 @click.option("--no-progress", is_flag=True, help="Do not draw progress bars.")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
 @click.option("-v", "--verbose", count=True, help="More detail in the log.")
@@ -136,6 +142,7 @@ def run(
     save_dir: Path | None,
     save_time: float | None,
     restore_dir: Path | None,
+    simulator: str | None,
     no_progress: bool,
     debug: bool,
     verbose: int,
@@ -149,7 +156,7 @@ def run(
         if report_buffer_mb <= 0:
             raise UserError(f"--report-buffer-mb must be positive, got {report_buffer_mb}")
         os.environ["SONATASIM_REPORT_BUFFER_MB"] = str(report_buffer_mb)
-    from engine import simulator
+    from engine import simulator as neuron_handle
     from engine.config import load_setup
     from engine.logs import add_log_file, setup_logging
     from engine.simulation import RunOptions, Simulation
@@ -161,7 +168,7 @@ def run(
         if not tstop > 0:
             raise UserError(f"--tstop must be positive, got {tstop}")
         setup.run = dataclasses.replace(setup.run, tstop=tstop)
-    sim = simulator.start()
+    sim = neuron_handle.start()
     failure.prepare_neuron(sim)
     setup_logging(sim.rank, sim.nranks, verbose)
     chosen_log = log_file or setup.output.log_file
@@ -175,6 +182,7 @@ def run(
         save_dir=save_dir,
         save_time=save_time,
         restore_dir=restore_dir,
+        simulator=simulator.upper() if simulator else None,
     )
     simulation = Simulation(setup, sim, options)
     simulation.build()

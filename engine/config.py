@@ -303,10 +303,9 @@ def load_setup(config_path: str | Path, output_dir: str | Path | None = None) ->
     extras = _run_extras(sim, translation)
     run = _check_run(sim.run, path, extras)
     target = _enum_name(sim.target_simulator)
-    if target == "CORENEURON":
+    if target not in ("NEURON", "CORENEURON"):
         raise ConfigError(
-            "target_simulator CORENEURON is not supported yet; use NEURON (results are the same"
-            " model, run by NEURON itself)",
+            f"target_simulator {target} is not one of NEURON, CORENEURON",
             file=path,
             key="target_simulator",
         )

@@ -8,6 +8,10 @@ key serialise on a file lock instead of racing.
 NEURON can load a mechanism library only once per process (a second library with the same
 names aborts with "user defined name already exists"), so all mechanisms of a run, ours and
 the circuit's, are compiled into one library.
+
+A CoreNEURON run needs `nrnivmodl -coreneuron`: the same NEURON library plus
+`libcorenrnmech` (CoreNEURON's copy of every mechanism). Its cache key differs from the
+NEURON-only build's, so the two never mix; `coreneuron_library()` finds the second library.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ OWN_MECHANISMS = (
     "SonataFieldSource",
 )
 _KEY_SCHEMA = "sonatasim-mechanisms-1"
+CORENEURON_LIBRARY = "libcorenrnmech"
 _TAIL_LINES = 30
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _ERROR = re.compile(r"\berror\b", re.IGNORECASE)
@@ -116,10 +121,14 @@ def collect_sources(extra_dirs: Sequence[Path]) -> dict[str, Path]:
     return sources
 
 
-def build_key(sources: dict[str, Path]) -> str:
-    """sha256 over file names and contents, the NEURON version and the machine."""
+def build_key(sources: dict[str, Path], coreneuron: bool = False) -> str:
+    """sha256 over file names and contents, the NEURON version, the machine and the kind
+    of build (NEURON only, or with CoreNEURON)."""
     digest = hashlib.sha256()
-    for part in (_KEY_SCHEMA, neuron_version(), platform.machine()):
+    parts = [_KEY_SCHEMA, neuron_version(), platform.machine()]
+    if coreneuron:
+        parts.append("coreneuron")
+    for part in parts:
         digest.update(part.encode() + b"\0")
     for name in sorted(sources):
         content = sources[name].read_bytes()
@@ -143,8 +152,32 @@ def find_library(build_dir: Path) -> Path | None:
     return None
 
 
-def _complete_library(build_dir: Path) -> Path | None:
+def coreneuron_library(build_dir: Path) -> Path | None:
+    """CoreNEURON's mechanism library (`nrnivmodl -coreneuron`) inside a build directory."""
+    for pattern in (f"{platform.machine()}/{CORENEURON_LIBRARY}.*", f"*/{CORENEURON_LIBRARY}.*"):
+        found = sorted(p for p in build_dir.glob(pattern) if p.suffix in (".so", ".dylib"))
+        if found:
+            return found[0]
+    return None
+
+
+def build_directory(nrnmech: Path) -> Path:
+    """The build directory (the .mod files) of a compiled libnrnmech."""
+    build_dir = nrnmech.parent
+    while build_dir.name in (".libs", platform.machine()):
+        build_dir = build_dir.parent
+    return build_dir
+
+
+def coreneuron_library_for(nrnmech: Path) -> Path | None:
+    """The libcorenrnmech of the build that holds `nrnmech` (the loaded libnrnmech)."""
+    return coreneuron_library(build_directory(nrnmech))
+
+
+def _complete_library(build_dir: Path, coreneuron: bool = False) -> Path | None:
     if not (build_dir / MARKER).is_file():
+        return None
+    if coreneuron and coreneuron_library(build_dir) is None:
         return None
     return find_library(build_dir)
 
@@ -229,14 +262,14 @@ def first_compile_error(log_path: Path, sources: dict[str, Path]) -> tuple[Path,
     return None
 
 
-def _compile(sources: dict[str, Path], root: Path, key: str) -> Path:
+def _compile(sources: dict[str, Path], root: Path, key: str, coreneuron: bool = False) -> Path:
     """Run nrnivmodl in a fresh directory under `root` and return that directory."""
     work = Path(tempfile.mkdtemp(dir=root, prefix=f".build-{key[:16]}-"))
     os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes 0700; a shared cache needs umask
     for name, path in sources.items():
         shutil.copyfile(path, work / name)
     log_path = work / LOG_NAME
-    command = [nrnivmodl_path()]
+    command = [nrnivmodl_path(), "-coreneuron", "."] if coreneuron else [nrnivmodl_path()]
     LOG.info("compiling %d mechanism files with %s", len(sources), command[0])
     with open(log_path, "w") as log:
         log.write(f"# {' '.join(command)} in {work}\n")
@@ -250,6 +283,8 @@ def _compile(sources: dict[str, Path], root: Path, key: str) -> Path:
         except OSError as exc:
             raise MechanismError(f"could not run {command[0]}: {exc}") from exc
     library = find_library(work)
+    if coreneuron and coreneuron_library(work) is None:
+        library = None
     if result.returncode != 0 or library is None:
         failed = root / f"{key}.failed"
         shutil.rmtree(failed, ignore_errors=True)
@@ -262,7 +297,8 @@ def _compile(sources: dict[str, Path], root: Path, key: str) -> Path:
                 f"does not compile: {message} (nrnivmodl's log: {log_path})", file=str(mod_file)
             )
         raise MechanismError(
-            f"nrnivmodl failed (exit code {result.returncode}); end of the log:\n"
+            f"{' '.join(['nrnivmodl'] + command[1:])} failed (exit code {result.returncode})"
+            f"{_coreneuron_hint(coreneuron)}; end of the log:\n"
             f"{_failure_excerpt(log_path)}",
             file=str(log_path),
         )
@@ -270,21 +306,34 @@ def _compile(sources: dict[str, Path], root: Path, key: str) -> Path:
         "key": key,
         "neuron": neuron_version(),
         "machine": platform.machine(),
+        "coreneuron": coreneuron,
         "sources": {name: str(path) for name, path in sorted(sources.items())},
     }
     (work / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
     return work
 
 
-def build_mechanisms(extra_dirs: Sequence[Path]) -> Path:
-    """Compile our mod files plus `extra_dirs` (or reuse the cache); return libnrnmech."""
+def _coreneuron_hint(coreneuron: bool) -> str:
+    if not coreneuron:
+        return ""
+    return (
+        " (a mechanism without CoreNEURON support: its VERBATIM code must be guarded with"
+        " #ifndef CORENEURON_BUILD, or run with target_simulator NEURON)"
+    )
+
+
+def build_mechanisms(extra_dirs: Sequence[Path], coreneuron: bool = False) -> Path:
+    """Compile our mod files plus `extra_dirs` (or reuse the cache); return libnrnmech.
+
+    With `coreneuron`, the build also holds libcorenrnmech (see `coreneuron_library`).
+    """
     sources = collect_sources(extra_dirs)
     if not any(name.endswith(".mod") for name in sources):
         raise MechanismError("no .mod files to compile", file=str(default_mod_dir()))
-    key = build_key(sources)
+    key = build_key(sources, coreneuron)
     root = cache_dir() / "mechanisms"
     final = root / key
-    library = _complete_library(final)
+    library = _complete_library(final, coreneuron)
     if library is not None:
         return library
     try:
@@ -292,7 +341,7 @@ def build_mechanisms(extra_dirs: Sequence[Path]) -> Path:
     except OSError as exc:
         raise MechanismError(f"cannot create the mechanism cache {root}: {exc}") from exc
     with _locked(root / f".{key}.lock"):
-        library = _complete_library(final)
+        library = _complete_library(final, coreneuron)
         if library is not None:
             return library
         # holding the lock, any other build directory of this key was left by a crash
@@ -300,9 +349,9 @@ def build_mechanisms(extra_dirs: Sequence[Path]) -> Path:
             shutil.rmtree(stale, ignore_errors=True)
         if final.exists():
             shutil.rmtree(final)
-        work = _compile(sources, root, key)
+        work = _compile(sources, root, key, coreneuron)
         os.rename(work, final)
-    library = _complete_library(final)
+    library = _complete_library(final, coreneuron)
     if library is None:
         raise MechanismError(f"compiled library missing from {final}", file=str(final))
     return library
@@ -364,7 +413,7 @@ def _as_status(exc: BaseException) -> tuple[bool, str, str | None, str | None]:
     return False, f"{type(exc).__name__}: {exc}", None, None
 
 
-def load_mechanisms(extra_dirs: Sequence[Path], sim: Any) -> Path:
+def load_mechanisms(extra_dirs: Sequence[Path], sim: Any, coreneuron: bool = False) -> Path:
     """Build (rank 0 first, the others then hit the cache) and load on every rank.
 
     Every rank raises the same MechanismError when any rank fails, so none is left
@@ -374,7 +423,7 @@ def load_mechanisms(extra_dirs: Sequence[Path], sim: Any) -> Path:
     if sim.nranks > 1:
         if sim.rank == 0:
             try:
-                build_mechanisms(extra_dirs)
+                build_mechanisms(extra_dirs, coreneuron)
             except Exception as exc:  # any failure must reach the other ranks
                 status = _as_status(exc)
         status = sim.broadcast(status, 0)
@@ -383,7 +432,7 @@ def load_mechanisms(extra_dirs: Sequence[Path], sim: Any) -> Path:
         sim.barrier()
     library: Path | None = None
     try:
-        library = build_mechanisms(extra_dirs)
+        library = build_mechanisms(extra_dirs, coreneuron)
         _load_library(sim.h, library)
     except Exception as exc:  # reported collectively below
         if sim.nranks == 1:

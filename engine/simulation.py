@@ -16,6 +16,7 @@ from typing import Any
 
 from engine import failure
 from engine.config import SimulationSetup
+from engine.coreneuron import CORENEURON, chosen_simulator
 from engine.errors import ConfigError
 from engine.io.hdf5_check import check_hdf5
 from engine.managers.cells.templates import reinit_ion_channel_rngs
@@ -43,6 +44,7 @@ class RunOptions:
     save_dir: Path | None = None  # write a checkpoint at save_time (default: tstop)
     save_time: float | None = None
     restore_dir: Path | None = None  # continue from this checkpoint
+    simulator: str | None = None  # NEURON or CORENEURON; None: the config's target_simulator
 
 
 @contextmanager
@@ -73,6 +75,13 @@ class Simulation:
         self.modifications: ModificationManager | None = None
         self.total_spikes = 0
         self.checkpoint: Any = None  # the manifest of the checkpoint being restored
+        self.simulator = chosen_simulator(setup.target_simulator, self.options.simulator)
+        self.library: Path | None = None  # the loaded libnrnmech
+        self.delayed_weight_changes = 0
+
+    @property
+    def coreneuron(self) -> bool:
+        return self.simulator == CORENEURON
 
     def build(self) -> None:
         from engine.managers.cells.morphology import MorphologyLoader
@@ -99,10 +108,10 @@ class Simulation:
             from engine.dialects.neuroml.generated import with_generated
 
             dirs = self.mechanism_dirs()
-            library = load_mechanisms(
-                with_generated(setup, dirs, cache_dir()), sim
+            self.library = load_mechanisms(
+                with_generated(setup, dirs, cache_dir()), sim, self.coreneuron
             )  # + NeuroML channels' NMODL
-        failure.install_crash_guard(library)
+        failure.install_crash_guard(self.library)
         self._apply_globals()
         with self.timer.phase("cells"):
             self.circuit = CircuitManager(setup, sim)
@@ -125,14 +134,18 @@ class Simulation:
             self.minis.create()
         with self.timer.phase("inputs"):
             self._create_inputs()
-            self.overrides.schedule_delayed_weights(sim.h)
+            self.delayed_weight_changes = self.overrides.schedule_delayed_weights(sim.h)
         with self.timer.phase("modifications"):
             self.modifications.apply(sim, self.circuit)
         with self.timer.phase("reports"):
-            self.reports = ReportManager(sim, self.circuit, setup)
+            self.reports = ReportManager(sim, self.circuit, setup, self.coreneuron)
             self.reports.create()
         failure.watch_temporaries(self._output_folders())
         self.spikes = SpikeRecorder(sim)
+        if self.coreneuron:
+            from engine.coreneuron.support import refuse_unsupported
+
+            refuse_unsupported(self)
 
     def _output_folders(self) -> list[Path]:
         """Where this run writes (spikes, reports): temporaries there go on SIGTERM."""
@@ -186,6 +199,9 @@ class Simulation:
                 from engine import checkpoint
 
                 checkpoint.restore(self, self.options.restore_dir, self.checkpoint)
+        if self.coreneuron:
+            self._run_coreneuron()
+            return
         save_at = self._save_time()
         with (
             self.timer.phase("run"),
@@ -209,10 +225,10 @@ class Simulation:
             self._save_checkpoint()
 
     def _refuse_coreneuron_checkpoints(self) -> None:
-        if str(self.setup.target_simulator).upper() == "CORENEURON":
+        if self.coreneuron:
             raise ConfigError(
                 "--save/--restore work with NEURON only for now (CoreNEURON checkpoints are"
-                " not implemented yet); use target_simulator NEURON",
+                " not implemented yet); use target_simulator NEURON or --simulator neuron",
                 file=self.setup.config_path,
                 key="target_simulator",
             )
@@ -261,6 +277,23 @@ class Simulation:
         message = large_run_warning(self.setup.run, compartments)
         if self.sim.is_root:
             log.warning("%s", message)
+
+    def _run_coreneuron(self) -> None:
+        """The same model, integrated by CoreNEURON (see engine/coreneuron)."""
+        from engine.coreneuron.runner import CoreNeuronRunner
+
+        sim, run = self.sim, self.setup.run
+        assert self.library is not None
+        runner = CoreNeuronRunner(sim, self.library)
+        runner.enable()
+        try:
+            with (
+                self.timer.phase("run"),
+                progress_bar(sim, self.options.progress, run.tstop, "CoreNEURON", "ms") as step,
+            ):
+                runner.run(run.tstop, run.dt, self.reports.max_chunk_ms(), self.reports.flush, step)
+        finally:
+            runner.disable()
 
     def write_outputs(self) -> Path:
         out = self.setup.output

@@ -80,6 +80,14 @@ FUNCTION interval() (ms) {
 }
 
 PROCEDURE setRNGs(a1, a2, a3, b1, b2, b3) {
+: NEURON sets the stream ids before the model goes to CoreNEURON, which receives the
+: Random123 state (ids and position) with it; CoreNEURON has no setter of its own.
+VERBATIM
+#ifndef CORENEURON_BUILD
+ENDVERBATIM
     random_setids(exp_rng, a1, a2, a3)
     random_setids(uniform_rng, b1, b2, b3)
+VERBATIM
+#endif
+ENDVERBATIM
 }

@@ -194,5 +194,13 @@ FUNCTION peak_factor(tau_r (ms), tau_d (ms)) {
 }
 
 PROCEDURE setRNG(id1, id2, id3) {
+: NEURON sets the stream ids before the model goes to CoreNEURON, which receives the
+: Random123 state (ids and position) with it; CoreNEURON has no setter of its own.
+VERBATIM
+#ifndef CORENEURON_BUILD
+ENDVERBATIM
     random_setids(rng, id1, id2, id3)
+VERBATIM
+#endif
+ENDVERBATIM
 }

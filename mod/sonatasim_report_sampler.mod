@@ -42,6 +42,10 @@ VERBATIM uses only what NEURON 9 ships in its include directory: hoc_hgetarg<dou
 neuron::container::data_handle, ifarg, vector_arg, vector_capacity, vector_vec,
 vector_pobj, hoc_obj_ref/unref, hoc_execerror, structure_change_cnt (nrniv_mf.h); the
 writer uses the C++ standard library threads and POSIX pwrite.
+
+CoreNEURON: every VERBATIM body is NEURON-only (#ifndef CORENEURON_BUILD), so the
+CoreNEURON build of this file is an inert artificial cell. The engine never creates a
+sampler for a CoreNEURON run; those reports are recorded by engine/coreneuron (Vector.record).
 ENDCOMMENT
 
 NEURON {
@@ -63,6 +67,7 @@ ASSIGNED {
 }
 
 VERBATIM
+#ifndef CORENEURON_BUILD
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -388,16 +393,20 @@ void sampler_release_buffer(SonataSampler* s) {
     s->written = 0;
 }
 }  // namespace
+#endif
 ENDVERBATIM
 
 CONSTRUCTOR {
 VERBATIM
+#ifndef CORENEURON_BUILD
     _p_ptr = new SonataSampler{};
+#endif
 ENDVERBATIM
 }
 
 DESTRUCTOR {
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         SonataSampler* s = sampler_of(_p_ptr);
         _p_ptr = nullptr;
@@ -408,11 +417,13 @@ VERBATIM
             delete s;
         }
     }
+#endif
 ENDVERBATIM
 }
 
 INITIAL {
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         SonataSampler* s = sampler_of(_p_ptr);
         if (s) {
@@ -423,6 +434,7 @@ VERBATIM
             sampler_resolve(s);
         }
     }
+#endif
 ENDVERBATIM
 }
 
@@ -430,6 +442,7 @@ NET_RECEIVE (w) {
     LOCAL d
     d = -1
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         SonataSampler* s = sampler_of(_p_ptr);
         /* An event that is not this frame's (a restored checkpoint's queue holds the saving
@@ -449,6 +462,7 @@ VERBATIM
             }
         }
     }
+#endif
 ENDVERBATIM
     if (d >= 0) {
         net_send(d, 1)
@@ -458,6 +472,7 @@ ENDVERBATIM
 PROCEDURE add() {
     : Append the pointer arguments (any number) to the report's pointers, in order.
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         SonataSampler* s = sampler_of(_p_ptr);
         for (int i = 1; ifarg(i); ++i) {
@@ -468,12 +483,14 @@ VERBATIM
             s->width = s->handles.size();
         }
     }
+#endif
 ENDVERBATIM
 }
 
 PROCEDURE terms() {
     : terms(pointers, elements, weights, n_elements): element values are weighted sums.
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         SonataSampler* s = sampler_of(_p_ptr);
         IvocVect* vp = vector_arg(1);
@@ -502,12 +519,14 @@ VERBATIM
         s->width = width;
         s->sums.assign(width, 0.0);
     }
+#endif
 ENDVERBATIM
 }
 
 PROCEDURE buffer() {
     : buffer(vec, rows): rows x width float32 values in the memory of hoc Vector vec.
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         SonataSampler* s = sampler_of(_p_ptr);
         if (s->writer) {
@@ -525,6 +544,7 @@ VERBATIM
         s->rows = reinterpret_cast<float*>(vector_vec(vec));
         s->capacity = rows;
     }
+#endif
 ENDVERBATIM
 }
 
@@ -532,6 +552,7 @@ FUNCTION take() {
     : Rows filled since the last take (rows 0 .. n-1 of the buffer); the next frame goes
     : to row 0 again. Only without a file.
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         SonataSampler* s = sampler_of(_p_ptr);
         if (s->writer) {
@@ -540,13 +561,16 @@ VERBATIM
         _ltake = static_cast<double>(s->stored - s->written);
         sampler_restart_rows(s);
     }
+#endif
 ENDVERBATIM
 }
 
 FUNCTION filled() {
     : Frames in the ring not yet on disk (or not yet taken).
 VERBATIM
+#ifndef CORENEURON_BUILD
     _lfilled = static_cast<double>(sampler_pending(sampler_of(_p_ptr)));
+#endif
 ENDVERBATIM
 }
 
@@ -555,6 +579,7 @@ PROCEDURE attach() {
     : data set j at byte plan[3j] + frame * plan[3j+2] * 4, columns plan[3j+1] ..
     : plan[3j+1] + plan[3j+2] - 1 of each row; the thread writes once chunk rows wait.
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         SonataSampler* s = sampler_of(_p_ptr);
         if (s->writer) {
@@ -592,13 +617,16 @@ VERBATIM
         s->writer = w;
         w->thread = std::thread(writer_loop, s);
     }
+#endif
 ENDVERBATIM
 }
 
 PROCEDURE flush() {
     : Wait until every stored frame is on disk.
 VERBATIM
+#ifndef CORENEURON_BUILD
     writer_flush(sampler_of(_p_ptr));
+#endif
 ENDVERBATIM
 }
 
@@ -606,6 +634,7 @@ FUNCTION detach() {
     : Flush, stop the writer thread, forget the file (the caller closes it); the errno of
     : a failed write, 0 if none. The counters below stay readable until the next attach.
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         SonataSampler* s = sampler_of(_p_ptr);
         _ldetach = static_cast<double>(writer_detach(s, true));
@@ -622,6 +651,7 @@ VERBATIM
             s->writer = nullptr;
         }
     }
+#endif
 ENDVERBATIM
 }
 
@@ -629,6 +659,7 @@ FUNCTION writer_stat() {
     : writer_stat(k): of the current or last file, k = 0 seconds the thread wrote, 1 seconds
     : the run waited for it, 2 blocks written, 3 rows of the largest block, 4 errno.
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         SonataSampler* s = sampler_of(_p_ptr);
         int k = static_cast<int>(*hoc_getarg(1));
@@ -645,31 +676,40 @@ VERBATIM
             _lwriter_stat = s->stats[k];
         }
     }
+#endif
 ENDVERBATIM
 }
 
 FUNCTION frames() {
 VERBATIM
+#ifndef CORENEURON_BUILD
     _lframes = sampler_of(_p_ptr)->frames;
+#endif
 ENDVERBATIM
 }
 
 FUNCTION lost() {
 VERBATIM
+#ifndef CORENEURON_BUILD
     _llost = sampler_of(_p_ptr)->lost;
+#endif
 ENDVERBATIM
 }
 
 FUNCTION width() {
 VERBATIM
+#ifndef CORENEURON_BUILD
     _lwidth = static_cast<double>(sampler_of(_p_ptr)->width);
+#endif
 ENDVERBATIM
 }
 
 FUNCTION resolve() {
     : Re-resolve the raw pointers now; returns how many of the cached ones were wrong.
 VERBATIM
+#ifndef CORENEURON_BUILD
     _lresolve = sampler_resolve(sampler_of(_p_ptr));
+#endif
 ENDVERBATIM
 }
 

@@ -25,7 +25,10 @@ State kept per instance:
 
 VERBATIM uses only functions NEURON 9 declares in oc_ansi.h:
   ifarg, vector_arg, vector_capacity (= current size), vector_vec, vector_pobj,
-  hoc_obj_ref, hoc_obj_unref.
+  hoc_obj_ref, hoc_obj_unref;
+and, in the CoreNEURON build (CORENEURON_BUILD), only vector_new1, vector_capacity and
+vector_vec of coreneuron/utils/ivocvect.hpp: play() is NEURON's, the times reach
+CoreNEURON through bbcore_write/bbcore_read.
 ENDCOMMENT
 
 NEURON {
@@ -108,8 +111,10 @@ ENDVERBATIM
 }
 
 PROCEDURE play() {
-    : Keep a reference on the new vector's hoc object and drop the old one.
+    : Keep a reference on the new vector's hoc object and drop the old one (NEURON only:
+    : CoreNEURON gets the times through bbcore_read and never calls play).
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         IvocVect* old = static_cast<IvocVect*>(_p_ptr);
         IvocVect* vec = nullptr;
@@ -122,12 +127,14 @@ VERBATIM
             hoc_obj_unref(*vector_pobj(old));
         }
     }
+#endif
 ENDVERBATIM
     index = 0
 }
 
 DESTRUCTOR {
 VERBATIM
+#ifndef CORENEURON_BUILD
     {
         IvocVect* old = static_cast<IvocVect*>(_p_ptr);
         _p_ptr = nullptr;
@@ -135,11 +142,16 @@ VERBATIM
             hoc_obj_unref(*vector_pobj(old));
         }
     }
+#endif
 ENDVERBATIM
 }
 
 VERBATIM
-/* CoreNEURON transfer: one int (the count) and the event times. */
+/* The model's transfer between NEURON and CoreNEURON (direct mode, psolve after psolve):
+   one int (the count) and the event times. Both sides write what their vector holds;
+   CoreNEURON reads into a vector of its own, so every event NEURON would replay is
+   replayed there too, at the same stored times. NEURON, reading back after a CoreNEURON
+   run, keeps its own vector (the same times) and only skips the record. */
 static void bbcore_write(double* x, int* d, int* x_offset, int* d_offset, _threadargsproto_) {
     IvocVect* vec = static_cast<IvocVect*>(_p_ptr);
     int n = vec ? vector_capacity(vec) : 0;
@@ -156,9 +168,19 @@ static void bbcore_write(double* x, int* d, int* x_offset, int* d_offset, _threa
     *x_offset += n;
 }
 
-/* Only CoreNEURON reads; NEURON never calls this, so it just skips the record. */
 static void bbcore_read(double* x, int* d, int* x_offset, int* d_offset, _threadargsproto_) {
     int n = d[*d_offset];
+#ifdef CORENEURON_BUILD
+    IvocVect* vec = nullptr;
+    if (n > 0) {
+        vec = vector_new1(n);
+        double* times = vector_vec(vec);
+        for (int i = 0; i < n; ++i) {
+            times[i] = x[*x_offset + i];
+        }
+    }
+    _p_ptr = vec;
+#endif
     *d_offset += 1;
     *x_offset += n;
 }

@@ -61,8 +61,9 @@ class ReportStats:
 
 
 class ReportManager:
-    def __init__(self, sim: Any, circuit: Any, setup: Any):
+    def __init__(self, sim: Any, circuit: Any, setup: Any, coreneuron: bool = False):
         self.sim = sim
+        self.coreneuron = coreneuron  # recorded through Vector.record (engine/coreneuron)
         self.circuit = circuit
         self.setup = setup
         self.recorders: list[ReportRecorder] = []
@@ -84,7 +85,7 @@ class ReportManager:
         for spec in specs:
             matched: set[str] = set()
             probes = build_probes(spec, self.circuit, matched)
-            built.append((spec, ReportRecorder(spec, probes, h), matched))
+            built.append((spec, self._recorder(spec, probes), matched))
         kept = self._check_globally(built)
         self.recorders = [r for _, r, _ in built if r.spec.name in kept]
         total = sum(r.n_elements for r in self.recorders)
@@ -94,6 +95,20 @@ class ReportManager:
                 recorder.open(self._part_path(recorder.spec), rows)
         atexit.register(self._discard_parts)
         self._init_handler = h.FInitializeHandler(1, self._on_init)
+
+    def _recorder(self, spec: ReportSpec, probes: list[Any]) -> ReportRecorder:
+        if self.coreneuron:
+            from engine.coreneuron.recorder import CoreNeuronRecorder
+
+            return CoreNeuronRecorder(spec, probes, self.sim.h)
+        return ReportRecorder(spec, probes, self.sim.h)
+
+    def max_chunk_ms(self) -> float | None:
+        """CoreNEURON: the longest psolve whose every-step records fit the budget."""
+        from engine.coreneuron.recorder import max_chunk_steps
+
+        steps = max_chunk_steps(self.recorders, self.limit)  # type: ignore[arg-type]
+        return None if steps is None else steps * float(self.sim.h.dt)
 
     def _check_globally(self, built: list[tuple[ReportSpec, ReportRecorder, set[str]]]) -> set[str]:
         """Same decision on every rank: unknown variables, reports with no element.
@@ -131,7 +146,12 @@ class ReportManager:
         self._on_init()
 
     def flush(self) -> None:
-        """Between psolve chunks: move buffered frames to disk once half the budget is used."""
+        """Between psolve chunks: move buffered frames to disk once half the budget is used
+        (CoreNEURON: always, the record vectors hold the chunk's every step)."""
+        if self.coreneuron:
+            for recorder in self.recorders:
+                recorder.write_buffer()
+            return
         if sum(r.buffered_bytes for r in self.recorders) * 2 >= self.limit:
             for recorder in self.recorders:
                 recorder.write_buffer()

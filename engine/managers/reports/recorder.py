@@ -111,7 +111,7 @@ def _terms(ordered: list[CellProbes]) -> tuple[np.ndarray, np.ndarray, np.ndarra
 class ReportRecorder:
     """Samples one report on this rank and writes its frames to this rank's part file."""
 
-    def __init__(self, spec: ReportSpec, probes: list[CellProbes], h: Any):
+    def __init__(self, spec: ReportSpec, probes: list[CellProbes], h: Any, kind: str | None = None):
         self.spec = spec
         self.h = h
         ordered = sorted(
@@ -120,8 +120,9 @@ class ReportRecorder:
         self.layouts = _layouts(ordered)
         self.n_elements = sum(lay.n_elements for lay in self.layouts)
         refs = [r for p in ordered for r in p.refs]
+        self.refs = refs
         self._terms = _terms(ordered) if ordered and ordered[0].is_sum else None
-        self.kind = sampler_kind(spec, h)
+        self.kind = kind or sampler_kind(spec, h)
         self._pointers: Any = None
         self._values: Any = None
         self._view = np.zeros(0)
@@ -131,7 +132,7 @@ class ReportRecorder:
         self._attached = False  # the native sampler's writer thread has the part file
         if self.n_elements and self.kind == "native":
             self._native = self._native_sampler(h, refs)
-        elif refs:
+        elif refs and self.kind == "python":
             self._pointers = h.PtrVector(len(refs))
             for i, ref in enumerate(refs):
                 self._pointers.pset(i, ref)
