@@ -284,7 +284,9 @@ class Simulation:
 
         sim, run = self.sim, self.setup.run
         assert self.library is not None
-        runner = CoreNeuronRunner(sim, self.library)
+        runner = CoreNeuronRunner(
+            sim, self.library, has_gap_junctions=self.circuit.has_gap_junctions
+        )
         runner.enable()
         try:
             with (

@@ -30,7 +30,13 @@ def point_at_library(library: Path) -> None:
 class CoreNeuronRunner:
     """Switches NEURON's psolve to CoreNEURON and runs the model in chunks."""
 
-    def __init__(self, sim: Any, nrnmech: Path, cell_permute: int | None = None):
+    def __init__(
+        self,
+        sim: Any,
+        nrnmech: Path,
+        cell_permute: int | None = None,
+        has_gap_junctions: bool = False,
+    ):
         from engine.mechanisms import coreneuron_library_for
 
         self.sim = sim
@@ -44,6 +50,7 @@ class CoreNeuronRunner:
         self.library = library
         self.cell_permute = cell_permute
         self.transfers = 0
+        self.half_step_more = has_gap_junctions
 
     def enable(self) -> None:
         """Before the first psolve (after finitialize: NEURON initialises, CoreNEURON runs)."""
@@ -71,12 +78,29 @@ class CoreNeuronRunner:
         progress: Callable[[float], None],
     ) -> None:
         """psolve to tstop, in chunks of at most `max_chunk_ms` (None: one psolve)."""
-        h, pc = self.sim.h, self.sim.pc
+        h = self.sim.h
         while h.t < tstop - 0.5 * dt:
             until = tstop if max_chunk_ms is None else min(h.t + max_chunk_ms, tstop)
             before = h.t
-            pc.psolve(until)
-            self.transfers += 1
+            self._psolve(until, dt)
             after_chunk()
             progress(h.t - before)
         log.info("CoreNEURON: %d psolve transfer(s) of the model", self.transfers)
+
+    def _psolve(self, until: float, dt: float) -> None:
+        """psolve(until), ending at the step NEURON's psolve(until) ends at.
+
+        With gap junctions CoreNEURON stops one step short of `until` (its last step must
+        end strictly before it); asking for half a step more ends on `until` exactly. A
+        psolve that does not advance raises instead of looping forever.
+        """
+        h, pc = self.sim.h, self.sim.pc
+        before = h.t
+        pc.psolve(until + (0.5 * dt if self.half_step_more else 0.0))
+        self.transfers += 1
+        if h.t < until - 0.5 * dt and not self.half_step_more:
+            self.half_step_more = True  # learnt once; later chunks ask for it directly
+            pc.psolve(until + 0.5 * dt)
+            self.transfers += 1
+        if h.t <= before:
+            raise RuntimeError(f"CoreNEURON did not advance from t = {before} ms to {until} ms")
