@@ -87,10 +87,11 @@ def test_missing_template_names_the_file(tmp_path):
     assert_clean_failure(result, "RingCell.hoc", "model_template", output=out)
 
 
-def test_coreneuron_is_refused_clearly(ring, tmp_path):
+def test_coreneuron_without_a_mechanism_is_refused_clearly(ring, tmp_path):
+    """IntFire1 (the ring's point neurons) has no CoreNEURON version: refused before the run."""
     edit_json(ring.simulation_config, lambda d: d.update(target_simulator="CORENEURON"))
     result, out = run_broken(ring, tmp_path)
-    assert_clean_failure(result, "CORENEURON", "target_simulator", output=out)
+    assert_clean_failure(result, "IntFire1", "target_simulator", output=out)
 
 
 def test_debug_shows_the_traceback(ring, tmp_path):
