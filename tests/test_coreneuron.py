@@ -22,10 +22,10 @@ import pytest
 
 from engine.io.generator import generate_ring
 from tests.conftest import run_cli
-from tests.test_bbp_support import write_bbp_circuit, write_gap_circuit
+from tests.test_bbp_support import write_gap_circuit
 from tests.test_overrides_support import write_probe_circuit
 from tests.test_reports import REPORTS, ring_with_reports, write_electrodes
-from tests.test_reproducibility import INPUTS as NOISY_INPUTS
+from tests.test_reproducibility import write_every_stream_circuit
 
 SPIKE_TOLERANCE_MS = 1e-6
 RANKS = [1, pytest.param(2, marks=pytest.mark.mpi)]
@@ -112,19 +112,7 @@ def test_ball_and_stick_spikes_and_every_report_type(tmp_path, mechanisms_built)
 
 @pytest.mark.parametrize("ranks", RANKS)
 def test_bbp_stochastic_synapses_minis_and_noise(tmp_path, mechanisms_built, ranks):
-    circuit = write_bbp_circuit(tmp_path / "bbp")
-    with h5py.File(circuit.root / "nodes.h5", "r+") as f:
-        group = f["nodes/cortex/0"]
-        group["exc_mini_frequency"] = np.array([2.0, 1.0, 3.0, 0.5])
-        group["inh_mini_frequency"] = np.array([1.0, 4.0, 0.0, 2.0])
-    config = json.loads(circuit.simulation_config.read_text())
-    config["inputs"].update(NOISY_INPUTS)
-    config["reports"] = {
-        "soma": {"type": "compartment", "variable_name": "v", "cells": "Cortex", "dt": 0.1,
-                 "start_time": 0.0, "end_time": 250.0},
-    }  # fmt: skip
-    config["run"].update(minis_seed=11, stimulus_seed=5)
-    circuit.simulation_config.write_text(json.dumps(config, indent=1))
+    circuit = write_every_stream_circuit(tmp_path / "bbp")
     outputs = run_both(circuit.simulation_config, tmp_path, ranks)
     assert_same_spikes(outputs, minimum=10)
     assert_same_reports(outputs)

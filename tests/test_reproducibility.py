@@ -40,9 +40,9 @@ def _report(path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(frame.data), np.asarray(frame.ids)
 
 
-@pytest.mark.mpi
-def test_all_streams_are_bit_identical_on_1_2_and_4_ranks(tmp_path, mechanisms_built):
-    circuit = write_bbp_circuit(tmp_path / "bbp")
+def write_every_stream_circuit(root):
+    """The BBP circuit with minis, noise, shot noise and a soma voltage report."""
+    circuit = write_bbp_circuit(root)
     with h5py.File(circuit.root / "nodes.h5", "r+") as f:
         group = f["nodes/cortex/0"]
         group["exc_mini_frequency"] = np.array([2.0, 1.0, 3.0, 0.5])
@@ -52,6 +52,12 @@ def test_all_streams_are_bit_identical_on_1_2_and_4_ranks(tmp_path, mechanisms_b
     config["reports"] = {"soma": REPORT}
     config["run"].update(minis_seed=11, stimulus_seed=5)
     circuit.simulation_config.write_text(json.dumps(config, indent=1))
+    return circuit
+
+
+@pytest.mark.mpi
+def test_all_streams_are_bit_identical_on_1_2_and_4_ranks(tmp_path, mechanisms_built):
+    circuit = write_every_stream_circuit(tmp_path / "bbp")
     runs = {}
     for name, ranks in (("one", 1), ("again", 1), ("two", 2), ("four", 4)):
         out = tmp_path / name
