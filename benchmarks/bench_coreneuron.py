@@ -64,7 +64,7 @@ def prepare(args: argparse.Namespace) -> Path:
     from bench_detailed import add_bbp_attributes
     from bench_detailed_build import generate
 
-    from engine.io.generator_base import poisson_spikes
+    from engine.generate.base import poisson_spikes
     from engine.io.spike_file import write_spike_file
 
     root = args.workdir / "coreneuron"

@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 import pytest
 
-from engine.io.generator import generate_ring
+from engine.generate.networks import generate_ring
 from tests.conftest import run_cli
 from tests.test_bbp_support import write_gap_circuit
 from tests.test_overrides_support import write_probe_circuit

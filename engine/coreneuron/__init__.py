@@ -5,9 +5,11 @@ the integration differs. Everything CoreNEURON-specific lives here so later feat
 (checkpoints) extend one place:
 
 * `support`: what CoreNEURON cannot run, refused before the run with one line;
-* `runner`: the CORENEURONLIB library, `coreneuron.enable` and the psolve chunks;
-* `recorder`: reports, recorded by NEURON's `Vector.record` (which CoreNEURON fills in
-  direct mode) and written in the same SONATA files as with NEURON.
+* `runner`: the CORENEURONLIB library, `coreneuron.enable` and the psolve chunks.
+
+Reports of a CoreNEURON run are recorded by engine/managers/reports/coreneuron.py (the
+report manager owns its recorders). May import engine.errors, engine.mechanisms and
+neuron; called by engine.simulation.
 """
 
 from __future__ import annotations

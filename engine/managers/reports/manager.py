@@ -98,14 +98,14 @@ class ReportManager:
 
     def _recorder(self, spec: ReportSpec, probes: list[Any]) -> ReportRecorder:
         if self.coreneuron:
-            from engine.coreneuron.recorder import CoreNeuronRecorder
+            from engine.managers.reports.coreneuron import CoreNeuronRecorder
 
             return CoreNeuronRecorder(spec, probes, self.sim.h)
         return ReportRecorder(spec, probes, self.sim.h)
 
     def max_chunk_ms(self) -> float | None:
         """CoreNEURON: the longest psolve whose every-step records fit the budget."""
-        from engine.coreneuron.recorder import max_chunk_steps
+        from engine.managers.reports.coreneuron import max_chunk_steps
 
         steps = max_chunk_steps(self.recorders, self.limit)  # type: ignore[arg-type]
         return None if steps is None else steps * float(self.sim.h.dt)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.io.report_writer import ReportPartWriter
-from engine.managers.report_recorder import ReportRecorder
+from engine.managers.reports.recorder import ReportRecorder
 
 KIND = "coreneuron"
 
