@@ -49,3 +49,52 @@ def test_iclamps_sit_where_bmtk_puts_them(tmp_path, mechanisms_built, ranks):
             nseg = site["nseg"]
             assert site["x"] == pytest.approx((min(int(x * nseg), nseg - 1) + 0.5) / nseg)
             assert site["hoc"] == "IClamp"
+
+
+def _ranged_sites(tmp_path, ranks):
+    circuit = generate_allen_network(
+        tmp_path / f"net{ranks}", n_exc=5, n_inh=1, n_lgn=1,
+        morphology=MORPHOLOGIES / "Rorb_325404214_m.swc", tstop=20.0, dL=10.0,
+    )  # fmt: skip
+    config = json.loads(circuit.simulation_config.read_text())
+    clamp = {"input_type": "current_clamp", "module": "IClamp", "node_set": "cortex",
+             "amp": 0.2, "delay": 5.0, "duration": 10.0}  # fmt: skip
+    config["inputs"] = {
+        "ranged": {**clamp, "section_name": "dend", "section_index": [60.0, 120.0]},
+        "apical.or.basal": {**clamp, "section_name": ["dend", "apic"], "section_index": [0, 40]},
+    }
+    circuit.simulation_config.write_text(json.dumps(config, indent=1))
+    out = tmp_path / f"ranged{ranks}.npz"
+    run_python(SITES, circuit.simulation_config, out, ranks=ranks)
+    return json.loads(str(np.load(out)["sites"]))
+
+
+def test_distance_range_iclamps_draw_one_segment_in_range(tmp_path, mechanisms_built):
+    """bmtk's ranged section_index: one segment per cell of the named types whose span
+    [d - l/2, d + l/2] (d from soma(0), NEURON's own distance) overlaps the range; the draw
+    is keyed by seed, input and node id, so 2 ranks give the same sites as 1."""
+    one = _ranged_sites(tmp_path, 1)
+    allowed = {"ranged": ((60.0, 120.0), ("dend",)), "apical.or.basal": ((0, 40), ("dend", "apic"))}
+    seen: dict[str, set] = {}
+    for site in one:
+        name = site["input"].split("__")[0]
+        (low, high), kinds = allowed[name]
+        assert site["section"].split("[")[0] in kinds, site
+        d, half = site["distance"], site["length"] / 2
+        assert d + half > low and d - half < high, site
+        assert site["x"] == pytest.approx(
+            (round(site["x"] * site["nseg"] - 0.5) + 0.5) / site["nseg"]
+        )
+        seen.setdefault(name, set()).add((site["section"], round(site["x"], 9)))
+    assert {len(v) for v in seen.values()} != {1}  # cells get their own draws
+    assert sum(1 for s in one if s["input"].startswith("ranged")) == 6
+
+
+@pytest.mark.mpi
+def test_distance_range_iclamps_same_on_two_ranks(tmp_path, mechanisms_built):
+    def key(s):
+        return (s["input"], s["node_id"], s["section"], s["x"])
+
+    one, two = _ranged_sites(tmp_path, 1), _ranged_sites(tmp_path, 2)
+    assert len(one) == 12
+    assert sorted(map(key, two)) == sorted(map(key, one))

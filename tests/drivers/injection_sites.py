@@ -8,7 +8,9 @@ Saves on rank 0 (gathered from every rank):
   sites                      JSON list, one entry per point process of every input:
                              {input, hoc (point process class), population, node_id,
                               section_id, section (NEURON name within the cell),
-                              x (get_segment().x), nseg, key}
+                              x (get_segment().x), nseg, key, distance (path
+                              distance of the segment centre from soma[0](0), um),
+                              length (segment length, um)}
                              section_id is the index of the point process' section in the
                              cell's SONATA section list, looked up by the section itself
   <key>__amp, <key>__i       the source's recorded amp (or rs) and current
@@ -22,6 +24,12 @@ import numpy as np
 from engine_build import built_simulation, section_owners
 
 PLAYED = ("amp", "rs", "amp1")
+
+
+def _soma_distance(h, seg) -> float:
+    owner = seg.sec.cell()
+    soma = getattr(owner, "soma", None) if owner is not None else None
+    return float(h.distance(soma[0](0), seg)) if soma is not None else float("nan")
 
 
 def main() -> None:
@@ -47,6 +55,8 @@ def main() -> None:
                     "x": float(seg.x),
                     "nseg": int(seg.sec.nseg),
                     "key": key,
+                    "distance": _soma_distance(h, seg),
+                    "length": float(seg.sec.L / seg.sec.nseg),
                 }
             )
             played = next(v for v in PLAYED if hasattr(source, f"_ref_{v}"))

@@ -76,6 +76,8 @@ class AllenTranslation:
     notes: list[str] = field(default_factory=list)
     population_types: dict[str, str] = field(default_factory=dict)
     allen_simulation: bool = True
+    # compartment set name -> {input, sections, distance_range}: IClamps drawn on built cells
+    ranged_sets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def load_json(path: Path, key: str | None = None) -> dict[str, Any]:
@@ -298,7 +300,9 @@ def translate(
     bbp_sim["node_sets_file"] = str(folder / "node_sets.json")
     compartment_sets: dict[str, Any] = {}
     morphologies = (bbp_circuit.get("components") or {}).get("morphologies_dir")
-    place = allen_iclamp.placer(node_sets, storages, morphologies, compartment_sets)
+    place = allen_iclamp.placer(
+        node_sets, storages, morphologies, compartment_sets, translation.ranged_sets
+    )
     bbp_sim["inputs"] = allen_inputs.translate_inputs(
         sim.get("inputs") or {}, translation, node_sets, folder, bbp_sim["run"]["tstop"], notes,
         place,

@@ -8,6 +8,13 @@ axon), and, when model_processing replaced the axon, without the axon and with t
 stubs axon[0], axon[1] last. So the translator writes one compartment set per population
 listing (node id, section id, section_dist) and the clamp targets it. Other templates
 (bmtk `hoc:`) number their sections themselves: refused.
+
+A distance-range `section_index` ([min, max] um; bmtk draws one segment of `section_name`
+within that path distance of soma(0), weighted by overlapped length) can only be resolved on
+the built cell: the set is written with one soma-centre placeholder per cell and recorded in
+`AllenTranslation.ranged_sets`; the engine replaces each cell's entry by its own draw
+(engine/managers/cells/placement.py), keyed by seed, input name and node id: the same on
+any rank count, but not the segment bmtk's generator would pick.
 """
 
 from __future__ import annotations
@@ -58,14 +65,16 @@ def compartment_sets_for(
     targets: dict[str, np.ndarray],
     readers: dict[str, Any],
     morphologies_dir: Path | None,
+    ranged: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """{set name: SONATA compartment set} per population of the clamp's target cells."""
     array, index, x = where
     key = f"inputs.{name}.section_name"
+    if isinstance(index, list | tuple):
+        return _ranged_sets(name, where, targets, ranged)
     if not isinstance(index, int) or isinstance(index, bool):
         raise ConfigError(
-            f"IClamp section_index {index!r}: only a section number is supported (not a"
-            " distance range)",
+            f"IClamp section_index {index!r}: a section number or a [min, max] distance range",
             key=f"inputs.{name}.section_index",
         )
     sets = {}
@@ -101,17 +110,55 @@ def compartment_sets_for(
     return sets
 
 
+SECTION_KINDS = {"soma": "soma", "somatic": "soma", "dend": "dend", "basal": "dend"}
+SECTION_KINDS.update({"apic": "apic", "apical": "apic", "axon": "axon", "axonal": "axon"})
+
+
+def _ranged_sets(
+    name: str, where: tuple, targets: dict[str, np.ndarray], ranged: dict | None
+) -> dict[str, dict[str, Any]]:
+    """Placeholder sets for a distance-range IClamp, its rule recorded in `ranged`."""
+    array, index, _ = where
+    key = f"inputs.{name}.section_index"
+    try:
+        low, high = (float(v) for v in index)
+    except (TypeError, ValueError):
+        raise ConfigError(f"section_index {index!r} is not [min, max] um", key=key) from None
+    if ranged is None:
+        raise ConfigError("distance-range IClamps are not supported here", key=key)
+    names = [array] if isinstance(array, str) else list(array)
+    unknown = [n for n in names if n not in SECTION_KINDS]
+    if unknown or not names:
+        raise ConfigError(
+            f"section_name {array!r}: use soma, dend, apic or axon (or a list of them)",
+            key=f"inputs.{name}.section_name",
+        )
+    kinds = sorted({SECTION_KINDS[n] for n in names})
+    sets = {}
+    for population, ids in sorted(targets.items()):
+        set_name = f"{name}__{population}"
+        entries = [[int(node), 0, 0.5] for node in np.asarray(ids).tolist()]
+        sets[set_name] = {"population": population, "compartment_set": entries}
+        ranged[set_name] = {"input": name, "sections": kinds, "distance_range": [low, high]}
+    return sets
+
+
 def placer(
-    node_sets: dict[str, Any], readers: dict[str, Any], morphologies: str | None, sink: dict
+    node_sets: dict[str, Any],
+    readers: dict[str, Any],
+    morphologies: str | None,
+    sink: dict,
+    ranged: dict | None = None,
 ) -> Callable[[str, tuple, str], list[str]]:
     """For the translator: place(input name, location, node set) -> compartment set names,
-    the sets themselves collected in `sink` (written to compartment_sets.json)."""
+    the sets themselves collected in `sink` (written to compartment_sets.json), the rules
+    of distance-range sets in `ranged`."""
     from engine.dialects.allen.inputs import node_set_members
 
     def place(name: str, where: tuple, node_set: str) -> list[str]:
         members = node_set_members(node_set, node_sets, readers)
         found = compartment_sets_for(
-            name, where, members, readers, Path(morphologies) if morphologies else None
+            name, where, members, readers, Path(morphologies) if morphologies else None, ranged
         )
         sink.update(found)
         return sorted(found)

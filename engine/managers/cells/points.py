@@ -145,6 +145,8 @@ def local_compartment_set_points(circuit: Any, name: str) -> list[TargetPoint]:
             f" {population} are not simulated (not in the node_set); their entries are ignored"
         )
     local = np.array(sorted(manager.cells), dtype=np.uint64)
+    translation = getattr(circuit.setup, "translation", None)
+    rule = getattr(translation, "ranged_sets", {}).get(name)
     points = []
     for node_id, locations in sorted(compartments.local(local).items()):
         cell = manager.cells[node_id]
@@ -157,6 +159,10 @@ def local_compartment_set_points(circuit: Any, name: str) -> list[TargetPoint]:
             )
         point = TargetPoint(population, node_id, cell.gid, cell, table=point_sections(cell))
         n_sections = len(point.table)
+        if rule is not None:
+            locations = [
+                _in_table(point.table, cell, *_ranged_location(circuit, name, rule, node_id, cell))
+            ]
         for section_id, offset in locations:
             if not 0 <= section_id < n_sections:
                 raise ConfigError(
@@ -170,6 +176,32 @@ def local_compartment_set_points(circuit: Any, name: str) -> list[TargetPoint]:
         points.append(point)
     points.sort(key=lambda p: p.gid)
     return points
+
+
+def _ranged_location(circuit: Any, name: str, rule: dict, node_id: int, cell: Any) -> tuple:
+    """A bmtk distance-range IClamp's segment on this cell (engine.managers.cells.placement)."""
+    from engine.managers.cells.placement import draw_iclamp_segment
+
+    low, high = rule["distance_range"]
+    found = draw_iclamp_segment(
+        circuit.sim.h, cell, frozenset(rule["sections"]), float(low), float(high),
+        circuit.setup.run.random_seed, rule["input"], int(node_id),
+    )  # fmt: skip
+    if found is None:
+        raise ConfigError(
+            f"IClamp {rule['input']}: node {node_id} has no {'/'.join(rule['sections'])}"
+            f" segment within {low}-{high} um of the soma",
+            key=f"inputs.{rule['input']}.section_index",
+        )
+    return found
+
+
+def _in_table(table: list[Any], cell: Any, section_id: int, x: float) -> tuple[int, float]:
+    """A location drawn on `cell.sections` as an id of the point table (same section)."""
+    if table is cell.sections:
+        return section_id, x
+    section = cell.sections[section_id]
+    return next(i for i, sec in enumerate(table) if sec is not None and sec == section), x
 
 
 def _is_root(circuit: Any) -> bool:

@@ -35,6 +35,7 @@ import numpy as np
 
 from engine.compat import population_hash_id, synapse_ids_per_target
 from engine.errors import CircuitError
+from engine.managers.cells.placement import segment_candidates
 
 SECTION_NAMES = {"soma": "soma", "somatic": "soma", "dend": "dend", "basal": "dend"}
 SECTION_NAMES.update({"apic": "apic", "apical": "apic", "axon": "axon", "axonal": "axon"})
@@ -151,31 +152,6 @@ def _nsyns(em: Any, edges: Any, n: int) -> np.ndarray:
 
 def _preselected(em: Any) -> bool:
     return em.has_attribute("afferent_section_id") or em.has_attribute("sec_id")
-
-
-def segment_candidates(h: Any, cell: Any, kinds: frozenset[str], low: float, high: float):
-    """(section ids, segment x, weights) of the segments a synapse may land on.
-
-    bmtk's rule: a segment spans [d - l/2, d + l/2], d its centre's path distance from
-    soma(0) and l its length; it is a candidate when that span overlaps [low, high], with
-    weight l x the overlapped fraction.
-    """
-    from engine.managers.cells.allen import section_type
-
-    origin = cell.sections[0](0)
-    ids, xs, weights = [], [], []
-    for section_id, sec in enumerate(cell.sections):
-        if sec is None or section_type(sec) not in kinds:
-            continue
-        length = sec.L / sec.nseg
-        for seg in sec:
-            distance = h.distance(origin, seg)
-            overlap = min(distance + length / 2, high) - max(distance - length / 2, low)
-            if overlap > 0:
-                ids.append(section_id)
-                xs.append(seg.x)
-                weights.append(length * (overlap / length))
-    return np.array(ids, dtype=np.int64), np.array(xs), np.array(weights)
 
 
 def plan_synapses(
