@@ -219,19 +219,14 @@ def test_an_iclamp_on_a_section_the_cell_lacks_names_it(allen, tmp_path):
         load_setup(path, tmp_path / "out")
 
 
-def test_bmtk_gap_junctions_are_refused_not_run_as_synapses(allen, tmp_path):
-    rows = [dict(r, is_gap_junction=True) for r in allen.edge_types["cortex_to_cortex"]]
+def test_bmtk_gap_junction_id_file_is_accepted_with_a_note(allen, tmp_path):
+    """bmtk's networks.gap_juncs file only pairs its own ids; the engine keys junctions by
+    edge id (tests/test_allen_gap_junctions.py runs them)."""
     copy = tmp_path / "net"
     shutil.copytree(allen.root, copy)
-    write_types_csv(copy / "network" / "cortex_to_cortex_edge_types.csv", "edge_type_id", rows)
     config = copy / allen.simulation_config.relative_to(allen.root)
-    with pytest.raises(ConfigError, match="is_gap_junction"):
-        load_setup(config, tmp_path / "out")
-    rows = allen.edge_types["cortex_to_cortex"]
-    write_types_csv(copy / "network" / "cortex_to_cortex_edge_types.csv", "edge_type_id", rows)
-    load_setup(config, tmp_path / "out")  # the copy itself is fine
     circuit = json.loads((copy / "circuit_config.json").read_text())
-    circuit["networks"]["gap_juncs"] = [{"gap_juncs_file": "gj.h5"}]
+    circuit["networks"]["gap_juncs"] = [{"gap_juncs_file": "cortex_gap_juncs.h5"}]
     (copy / "circuit_config.json").write_text(json.dumps(circuit))
-    with pytest.raises(ConfigError, match="networks.gap_juncs"):
-        load_setup(config, tmp_path / "out")
+    setup = load_setup(config, tmp_path / "out")
+    assert any("gap_juncs[0] (cortex_gap_juncs.h5): not needed" in n for n in setup.notes)

@@ -26,6 +26,7 @@ from engine.io.types_csv import write_types_csv
 
 EXC_TYPE, INH_TYPE, LGN_TYPE = 100, 101, 200
 LGN_EDGE_TYPE, EXC_EDGE_TYPE, INH_EDGE_TYPE = 300, 400, 401
+GAP_EDGE_TYPE = 402
 HH_SOMA = {"gnabar_hh": 0.12, "gkbar_hh": 0.036, "gl_hh": 0.0003, "el_hh": -54.3}
 
 
@@ -89,6 +90,16 @@ def write_legacy_spikes(path: Path, ids: np.ndarray, times: np.ndarray) -> None:
         f.create_dataset("spikes/timestamps", data=times.astype(np.float64))
 
 
+def write_bmtk_gap_ids(path: Path, sources: np.ndarray, targets: np.ndarray) -> None:
+    """bmtk's `<network>_gap_juncs.h5`: per junction its two ids (bmtk pairs sides by them)."""
+    ids = np.arange(2 * sources.size, dtype=np.int64)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("source_ids", data=np.asarray(sources, np.int64))
+        f.create_dataset("target_ids", data=np.asarray(targets, np.int64))
+        f.create_dataset("src_gap_ids", data=ids[0::2])
+        f.create_dataset("trg_gap_ids", data=ids[1::2])
+
+
 def generate_allen_network(
     root: str | Path,
     *,
@@ -107,12 +118,16 @@ def generate_allen_network(
     spike_format: str = "h5",
     preselected: bool = True,
     seed: int = 0,
+    gap_junctions: float | None = None,
 ) -> AllenCircuit:
     """Write the circuit under `root`; `morphology` (an swc path) is used in place.
 
     With `preselected=False` edges carry `nsyns` (1-3) and no location: synapses are placed
     by the edge types' target_sections / distance_range (needs edges.py to call
     engine.managers.synapses.allen).
+    `gap_junctions` (uS): bmtk gap junctions between cortex cells (0, 1), (2, 3), ... as
+    bmtk's builder writes them: an `is_gap_junction` edge type in the cortex_to_cortex
+    population (mixed with the chemical ones, nsyns 1) and `cortex_gap_juncs.h5`.
     """
     root = Path(root).resolve()
     net, comp = root / "network", root / "components"
@@ -192,6 +207,14 @@ def generate_allen_network(
         {"edge_type_id": EXC_EDGE_TYPE, "syn_weight": w_exc, "delay": 1.5, "dynamics_params": "exc_syn.json", **edge_common},
         {"edge_type_id": INH_EDGE_TYPE, "syn_weight": w_inh, "delay": 1.0, "dynamics_params": "inh_syn.json", **edge_common},
     ]  # fmt: skip
+    if gap_junctions is not None:
+        for row in circuit.edge_types["cortex_to_cortex"]:
+            row["is_gap_junction"] = False
+        circuit.edge_types["cortex_to_cortex"].append(
+            {"edge_type_id": GAP_EDGE_TYPE, "syn_weight": float(gap_junctions),
+             "is_gap_junction": True, "target_sections": "['somatic', 'basal']",
+             "distance_range": "[0.0, 150.0]"}
+        )  # fmt: skip
     for name, rows in circuit.edge_types.items():
         write_types_csv(net / f"{name}_edge_types.csv", "edge_type_id", rows)
 
@@ -204,7 +227,7 @@ def generate_allen_network(
         if preselected:
             attrs.update({"afferent_section_id": section, "afferent_section_pos": pos})
         else:
-            attrs["nsyns"] = rng.integers(1, 4, size=src.size)
+            attrs["nsyns"] = np.where(types == GAP_EDGE_TYPE, 1, rng.integers(1, 4, size=src.size))
         write_edges(
             net / f"{name}_edges.h5", name, source, "cortex", src, tgt, attrs,
             edge_type_id=types, n_source_nodes=circuit.populations[source], n_target_nodes=n, mode="w",
@@ -218,6 +241,12 @@ def generate_allen_network(
     pairs = np.array([(s, t) for s in range(n) for t in range(n) if s != t and rng.random() < 0.5])
     rec_src, rec_tgt = pairs[:, 0], pairs[:, 1]
     rec_types = np.where(rec_src < n_exc, EXC_EDGE_TYPE, INH_EDGE_TYPE)
+    if gap_junctions is not None:
+        gap_src = np.arange(0, n - 1, 2)
+        rec_src = np.concatenate([rec_src, gap_src])
+        rec_tgt = np.concatenate([rec_tgt, gap_src + 1])
+        rec_types = np.concatenate([rec_types, np.full(gap_src.size, GAP_EDGE_TYPE)])
+        write_bmtk_gap_ids(net / "cortex_gap_juncs.h5", gap_src, gap_src + 1)
     edges("cortex_to_cortex", "cortex", rec_src, rec_tgt, rec_types)
 
     counts = rng.poisson(lgn_rate_hz * tstop / 1000.0, size=n_lgn)
@@ -230,12 +259,17 @@ def generate_allen_network(
         f"{float(t)!r} lgn {int(i)}" for i, t in zip(*circuit.lgn_spikes, strict=True)
     ]
     (root / "inputs" / "lgn_spikes.csv").write_text("\n".join(lines) + "\n")
-    _write_configs(circuit, spike_format, iclamp)
+    _write_configs(circuit, spike_format, iclamp, gap_junctions is not None)
     return circuit
 
 
-def _write_configs(circuit: AllenCircuit, spike_format: str, iclamp: dict[str, Any] | None) -> None:
+def _write_configs(
+    circuit: AllenCircuit, spike_format: str, iclamp: dict[str, Any] | None, gaps: bool = False
+) -> None:
     root = circuit.root
+    gap_ids = (
+        {"gap_juncs": [{"gap_juncs_file": "$NETWORK_DIR/cortex_gap_juncs.h5"}]} if gaps else {}
+    )
     manifest = {
         "$BASE_DIR": "${configdir}",
         "$NETWORK_DIR": "$BASE_DIR/network",
@@ -259,6 +293,7 @@ def _write_configs(circuit: AllenCircuit, spike_format: str, iclamp: dict[str, A
                     {"edges_file": f"$NETWORK_DIR/{e}_edges.h5", "edge_types_file": f"$NETWORK_DIR/{e}_edge_types.csv"}
                     for e in ("lgn_to_cortex", "cortex_to_cortex")
                 ],
+                **gap_ids,
             },
         },
     )  # fmt: skip

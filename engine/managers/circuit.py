@@ -21,7 +21,11 @@ from engine.io.hdf5_check import check_hdf5
 from engine.managers import load_balance
 from engine.managers.cells.nodes import NodeManager, make_node_manager
 from engine.managers.synapses.edges import EdgeManager
-from engine.managers.synapses.gap_junctions import GapJunctionManager, create_gap_junctions
+from engine.managers.synapses.gap_junctions import (
+    GapJunctionManager,
+    create_gap_junctions,
+    is_gap_population,
+)
 from engine.managers.synapses.neuromodulation import NeuromodulationManager, report_unlinked
 from engine.managers.targets import Target, TargetManager
 
@@ -242,7 +246,11 @@ class CircuitManager:
     @property
     def has_gap_junctions(self) -> bool:
         """From the config, so equal on every rank (setup_transfer is collective)."""
-        return any(i.type == "electrical" for i in self.setup.edge_populations.values())
+
+        def open_edges(info: Any) -> Any:
+            return open_edge_population(info.edges_file, info.name)
+
+        return any(is_gap_population(i, open_edges) for i in self.setup.edge_populations.values())
 
     @property
     def local_cell_count(self) -> int:

@@ -3,7 +3,8 @@
 An Allen `networks.nodes[]` entry names only `nodes_file` and `node_types_file`; libsonata
 then exposes no population at all. We list the populations of each h5 file and take each
 population's type from its `model_type` (h5 group first, else the node types CSV); edge
-populations become `chemical`. The types CSV file names stay in the entries, so
+populations become `chemical` (their `is_gap_junction` edge types run as gap junctions,
+engine/managers/synapses/gap_junctions.py). The types CSV file names stay in the entries, so
 `load_setup` can register them for the attribute merge (libsonata exposes them as
 `types_path`).
 """
@@ -120,31 +121,13 @@ def translate_circuit(
             populations = {p: {} for p in h5_populations(Path(entry["edges_file"]), "edges", key)}
         for props in populations.values():
             props.setdefault("type", "chemical")
-        if entry.get("edge_types_file"):
-            _refuse_gap_junction_types(Path(entry["edge_types_file"]), f"{key}.edge_types_file")
         edges.append({**entry, "populations": populations})
-    if networks.get("gap_juncs"):
-        raise ConfigError(
-            "bmtk gap junctions (networks.gap_juncs) are not supported yet; SONATA"
-            " 'electrical' edge populations are",
-            file=path,
-            key="networks.gap_juncs",
+    for index, entry in enumerate(networks.get("gap_juncs") or []):
+        notes.append(
+            f"networks.gap_juncs[{index}] ({Path(str(entry.get('gap_juncs_file', ''))).name}):"
+            " not needed, gap junctions are the edges of is_gap_junction edge types"
         )
     if circuit.get("target_simulator") not in (None, "NEURON", "CORENEURON"):
         notes.append(f"circuit target_simulator {circuit['target_simulator']!r} ignored")
     bbp: dict[str, Any] = {"components": components, "networks": {"nodes": nodes, "edges": edges}}
     return bbp, readers
-
-
-def _refuse_gap_junction_types(path: Path, key: str) -> None:
-    """bmtk marks gap junction edge types `is_gap_junction`; never run them as synapses."""
-    from engine.io.types_csv import read_types_csv
-
-    table = read_types_csv(path, "edge_type_id")
-    column = table.columns.get("is_gap_junction")
-    if column is not None and any(str(v).strip().lower() in ("true", "1") for v in column):
-        raise ConfigError(
-            "edge types marked is_gap_junction (bmtk gap junctions) are not supported yet",
-            file=path,
-            key=key,
-        )

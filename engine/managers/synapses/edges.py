@@ -22,6 +22,7 @@ from engine.managers.cells.cell import clamp_x
 from engine.managers.cells.nodes import NodeManager
 from engine.managers.synapses import allen as allen_synapses
 from engine.managers.synapses.base import NETCON_PRESYNAPTIC, ModelContext, SynapseModel
+from engine.managers.synapses.gap_junctions import bmtk_gap_mask
 from engine.managers.synapses.models import artificial_weights, choose_synapse_model
 from engine.managers.synapses.overrides import EdgeOverrides
 from engine.managers.synapses.overrides import resolve_active as resolve_overrides
@@ -115,6 +116,11 @@ class EdgeManager:
         targets = self.target.local_ids
         edges = edge_selection(self.storage, self.info.edges_file, self.name, targets)
         edge_ids = np.asarray(edges.flatten(), dtype=np.uint64)
+        if self.info.dialect == "allen" and edge_ids.size:  # bmtk gap junctions: not synapses
+            gap = bmtk_gap_mask(self.attributes, edge_ids)
+            if gap is not None and gap.any():
+                edge_ids = edge_ids[~gap]
+                edges = selection(edge_ids)
         n = edge_ids.size
         if n == 0:
             empty = np.zeros(0)

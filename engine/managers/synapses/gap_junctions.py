@@ -13,6 +13,14 @@ Two conventions:
 * otherwise (bmtk-style) every edge is one whole junction between its source (at the
   efferent location, default soma centre) and its target (afferent location): keys
   2 * edge_id (target side voltage) and 2 * edge_id + 1 (source side voltage).
+* bmtk (Allen dialect: edge types with `is_gap_junction`, in any edge population, also
+  mixed with chemical edge types; bmtk's `networks.gap_juncs` id file is not needed): as
+  bmtk's BioCell does, each edge is one junction of conductance `syn_weight` (uS) whose two
+  sides sit at the centre, sec(0.5), of a section of their own cell: both at the edge's
+  `afferent_section_id` when the edges have one (bmtk uses it on the source cell too),
+  else each side on a section drawn by bmtk's candidate rule from `target_sections` /
+  `distance_range` (our rank-independent stream, not bmtk's); `nsyns` 0 means no junction.
+  Keys as in the previous case.
 Keys of each population start at `key_base`, so several populations never collide.
 """
 
@@ -27,7 +35,7 @@ import numpy as np
 
 from engine.config import EdgePopulationInfo
 from engine.errors import CircuitError
-from engine.io.attributes import AttributeReader
+from engine.io.attributes import AttributeReader, selection
 from engine.io.edge_index import edge_selection
 
 log = logging.getLogger("sonatasim")
@@ -35,6 +43,7 @@ log = logging.getLogger("sonatasim")
 GAP_MECHANISM = "SonataGap"
 US_TO_NS = 1e3
 JUNCTION_IDS = ("afferent_junction_id", "efferent_junction_id")
+GAP_SALT = 5147  # keeps bmtk gap junction placement apart from the synapse streams
 
 
 @dataclass
@@ -51,11 +60,37 @@ class GapSide:
     point_process: Any = None
 
 
+def _truthy(values: np.ndarray) -> np.ndarray:
+    return np.array([str(v).strip().lower() in ("true", "1", "1.0") for v in values], dtype=bool)
+
+
+def bmtk_gap_mask(attributes: AttributeReader, edge_ids: np.ndarray) -> np.ndarray | None:
+    """Per edge, whether its edge type is a bmtk gap junction (None: no such column)."""
+    if not attributes.has("is_gap_junction"):
+        return None
+    return _truthy(attributes.read("is_gap_junction", edge_ids.astype(np.uint64)))
+
+
+def has_bmtk_gap_junctions(attributes: AttributeReader) -> bool:
+    """Any bmtk gap junction edge in the population (from the files: equal on every rank)."""
+    if not attributes.has("is_gap_junction") or int(attributes.storage.size) == 0:
+        return False
+    if attributes.from_types_file("is_gap_junction"):
+        return bool(_truthy(attributes.table.columns["is_gap_junction"]).any())
+    return bool(bmtk_gap_mask(attributes, np.arange(int(attributes.storage.size))).any())
+
+
 class GapJunctionManager:
     """Creates the junction sides of one electrical edge population on local cells."""
 
     def __init__(
-        self, info: EdgePopulationInfo, storage: Any, source: Any, target: Any, key_base: int = 0
+        self,
+        info: EdgePopulationInfo,
+        storage: Any,
+        source: Any,
+        target: Any,
+        key_base: int = 0,
+        seed: int = 0,
     ):
         self.info = info
         self.storage = storage
@@ -63,6 +98,8 @@ class GapJunctionManager:
         self.source = source
         self.target = target
         self.key_base = int(key_base)
+        self._seed = int(seed)  # run.random_seed: bmtk-style placement draws
+        self._h: Any = None
         self.sides: list[GapSide] = []
 
     @property
@@ -71,7 +108,12 @@ class GapJunctionManager:
 
     @property
     def uses_junction_ids(self) -> bool:
-        return all(self.attributes.has(name) for name in JUNCTION_IDS)
+        return not self.bmtk and all(self.attributes.has(name) for name in JUNCTION_IDS)
+
+    @property
+    def bmtk(self) -> bool:
+        """bmtk's convention: the population's gap junctions are its is_gap_junction edges."""
+        return self.info.type != "electrical"
 
     def key_span(self) -> int:
         """How many keys this population uses (read from the file: equal on every rank)."""
@@ -110,12 +152,57 @@ class GapJunctionManager:
         positions = reader.read_optional(f"{prefix}_section_pos", edges, 0.5, n)
         return ids, positions
 
+    def _bmtk_location(
+        self, edges: Any, nodes: np.ndarray, cells: dict[int, Any], afferent: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """bmtk's sides: sec(0.5) of afferent_section_id (both sides), else a drawn section."""
+        n = nodes.size
+        reader = self.attributes
+        for name in ("afferent_section_id", "sec_id"):
+            if reader.has(name):
+                return reader.read(name, edges).astype(np.int64), np.full(n, 0.5)
+        from engine.compat import population_hash_id
+        from engine.managers.cells.placement import segment_candidates
+        from engine.managers.synapses.allen import parse_range, parse_sections
+
+        kinds = reader.read("target_sections", edges) if reader.has("target_sections") else None
+        ranges = reader.read("distance_range", edges) if reader.has("distance_range") else None
+        h = self._h
+        seed = int(self._seed)
+        sections = np.zeros(n, np.int64)
+        edge_ids = np.asarray(edges.flatten(), dtype=np.int64)
+        for i in range(n):
+            cell = cells[int(nodes[i])]
+            rule = (
+                frozenset(parse_sections(None if kinds is None else kinds[i])),
+                parse_range(None if ranges is None else ranges[i]),
+            )
+            ids, _, weights = segment_candidates(h, cell, rule[0], *rule[1])
+            if ids.size == 0:
+                raise CircuitError(
+                    f"gap junction edge {int(edge_ids[i])}: node {int(nodes[i])} has no segment"
+                    f" in {sorted(rule[0])} within {rule[1]} um of the soma",
+                    file=self.info.edges_file,
+                    key="target_sections",
+                )
+            key = [seed, GAP_SALT, population_hash_id(self.name), int(edge_ids[i]), int(afferent)]
+            rng = np.random.default_rng(key)
+            sections[i] = ids[int(rng.choice(ids.size, p=weights / weights.sum()))]
+        return sections, np.full(n, 0.5)
+
     def _edges_of(self, cells: dict[int, Any], afferent: bool) -> tuple[Any, np.ndarray]:
         ids = np.array(sorted(cells), dtype=np.uint64).tolist()
         edges = edge_selection(
             self.storage, self.info.edges_file, self.name, ids, afferent=afferent
         )
-        return edges, np.asarray(edges.flatten(), dtype=np.int64)
+        edge_ids = np.asarray(edges.flatten(), dtype=np.int64)
+        if self.bmtk and edge_ids.size:
+            keep = bmtk_gap_mask(self.attributes, edge_ids)
+            if self.attributes.has("nsyns"):
+                keep &= self.attributes.read("nsyns", edges).astype(np.int64) > 0
+            edge_ids = np.sort(edge_ids[keep])
+            edges = selection(edge_ids.astype(np.uint64))
+        return edges, edge_ids
 
     def plan(self) -> list[GapSide]:
         """The junction sides on this rank's cells, in edge order (target sides first)."""
@@ -135,7 +222,10 @@ class GapJunctionManager:
         ends = self.storage.target_nodes(edges) if afferent else self.storage.source_nodes(edges)
         nodes = np.asarray(ends, dtype=np.int64)
         cells = (self.target if afferent else self.source).cells
-        sections, positions = self._location("afferent" if afferent else "efferent", edges, n)
+        if self.bmtk:
+            sections, positions = self._bmtk_location(edges, nodes, cells, afferent)
+        else:
+            sections, positions = self._location("afferent" if afferent else "efferent", edges, n)
         conductance = self._conductance_ns(edges)
         if self.uses_junction_ids:
             publish = self.attributes.read("efferent_junction_id", edges).astype(np.int64)
@@ -159,6 +249,7 @@ class GapJunctionManager:
     def create(self, sim: Any) -> None:
         """Create every local junction side and register its voltage transfer."""
         h, pc = sim.h, sim.pc
+        self._h = h
         try:
             self.sides = self.plan()
         except libsonata.SonataError as exc:
@@ -187,6 +278,15 @@ class GapJunctionManager:
         return len(self.sides)
 
 
+def is_gap_population(info: EdgePopulationInfo, open_edges: Any) -> bool:
+    """SONATA `electrical`, or an Allen population with bmtk gap junction edge types."""
+    if info.type == "electrical":
+        return True
+    if info.dialect != "allen" or info.type not in ("chemical", ""):
+        return False
+    return has_bmtk_gap_junctions(AttributeReader(open_edges(info), info.edges_file))
+
+
 def create_gap_junctions(circuit: Any, open_edges: Any) -> list[GapJunctionManager]:
     """Every electrical population of the circuit, keys stacked in config order.
 
@@ -196,11 +296,12 @@ def create_gap_junctions(circuit: Any, open_edges: Any) -> list[GapJunctionManag
     managers = []
     base = 0
     for info in circuit.setup.edge_populations.values():
-        if info.type != "electrical":
+        if not is_gap_population(info, open_edges):
             continue
         source = circuit.node_managers[info.source]
         target = circuit.node_managers[info.target]
-        manager = GapJunctionManager(info, open_edges(info), source, target, key_base=base)
+        seed = int(circuit.setup.run.random_seed)
+        manager = GapJunctionManager(info, open_edges(info), source, target, base, seed)
         base += manager.key_span()
         manager.create(circuit.sim)
         managers.append(manager)
