@@ -1,0 +1,137 @@
+#!/usr/bin/env python
+"""Issue 17 (bmtk parity) checks against real bmtk 1.2.0 bionet, on top of compare_bmtk.py.
+
+Usage (repository root, project venv; bmtk venv in $BMTK_VENV):
+
+  .venv/bin/python benchmarks/peers/bmtk_parity.py [SCENARIO ...] [--work DIR]
+
+Scenarios: gap_junctions (bmtk `is_gap_junction` edge types mixed into the recurrent
+population, preselected sections, 8 cells), gap_junctions_mpi2 (the same on 2 ranks for
+both simulators), ecp (see ecp_check.py). Each compares spikes and the soma-v membrane report
+of every cortex cell with compare_bmtk's comparisons (same tolerances, shifts explained
+in README_bmtk.md D2). bmtk needs a `Gap` point process its wheel does not ship: ours,
+benchmarks/peers/bmtk_mod/bmtk_gap.mod (written from i = g (v - vgap)), is compiled with
+our mod/ into `<work>/mech_parity`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[2]))
+
+import compare_bmtk as harness  # noqa: E402
+
+SCENARIOS = {
+    "gap_junctions": "8 cells, lgn 20 Hz, IClamp on exc, bmtk gap junctions 0.01 uS (mixed population)",
+    "gap_junctions_mpi2": "as gap_junctions, both simulators on 2 MPI ranks",
+}
+
+
+def mechanisms(work: Path) -> Path:
+    mech = work / "mech_parity"
+    if not (mech / "x86_64").exists():
+        mech.mkdir(parents=True, exist_ok=True)
+        for mod in [
+            *(harness.REPO / "mod").glob("*.mod"),
+            *(HERE.parent / "bmtk_mod").glob("*.mod"),
+        ]:
+            shutil.copy(mod, mech / mod.name)
+        nrnivmodl = str(harness.BMTK_VENV / "bin" / "nrnivmodl")
+        subprocess.run([nrnivmodl, "."], cwd=mech, check=True, capture_output=True)
+    return mech
+
+
+def scenario_circuit(name: str, root: Path):
+    from engine.generate.allen import generate_allen_network
+
+    iclamp = {"amp": 0.3, "delay": 20.0, "duration": 100.0}
+    c = generate_allen_network(
+        root, n_exc=6, n_inh=2, n_lgn=5, lgn_rate_hz=20.0, tstop=200.0, seed=5,
+        iclamp=iclamp, gap_junctions=0.01,
+    )  # fmt: skip
+    sets = json.loads((root / "node_sets.json").read_text())
+    sets["all_cortex"] = {"population": "cortex"}
+    (root / "node_sets.json").write_text(json.dumps(sets))
+    sim = json.loads(c.simulation_config.read_text())
+    sim["reports"]["membrane_potential"]["cells"] = "all_cortex"
+    c.simulation_config.write_text(json.dumps(sim, indent=1))
+    return c
+
+
+def run_scenario(name: str, work: Path) -> dict:
+    base = work / name
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    circuit = scenario_circuit(name, base / "net")
+    harness.add_node_ids(circuit)
+    mpi = name.endswith("mpi2")
+    ranks = [str(harness.PROJECT_VENV / "bin" / "mpiexec"), "-n", "2"] if mpi else []
+    bmtk_out, ours_out = base / "bmtk", base / "sonatasim"
+    bmtk_out.mkdir()
+    ours_out.mkdir()
+    config = harness._bmtk_config(circuit, bmtk_out)
+    mech = mechanisms(work)
+    bmtk_py = str(harness.BMTK_VENV / "bin" / "python")
+    harness._run(
+        [*ranks, bmtk_py, str(harness.HERE), "bmtk-run", str(config), str(mech), str(base / "bmtk_state.json")],
+        base / "bmtk.log", harness._env(mpi),
+    )  # fmt: skip
+    ours_py = str(harness.PROJECT_VENV / "bin" / "python")
+    harness._run(
+        [*ranks, ours_py, str(harness.HERE), "sonatasim-run", str(circuit.simulation_config), str(ours_out), str(base / "ours_state.json")],
+        base / "sonatasim.log", harness._env(mpi),
+    )  # fmt: skip
+    result = {"scenario": name, "description": SCENARIOS[name]}
+    result["spikes"] = harness.compare_spikes(bmtk_out / "spikes.h5", ours_out / "spikes.h5")
+    result["report"] = harness.compare_reports(
+        bmtk_out / "membrane_potential.h5", ours_out / "membrane_potential.h5"
+    )
+    return result
+
+
+def headline(r: dict) -> str:
+    s, rep = r["spikes"], r["report"]
+    verdict = "IDENTICAL" if s["identical"] else "DIFFER"
+    if s.get("identical_up_to_bmtk_text_roundtrip"):
+        verdict = f"IDENTICAL up to bmtk's csv round trip (<= {s['max_ulps']:.0f} ulp)"
+    text = f"spikes {verdict} ({s['bmtk_spikes']} bmtk / {s['ours_spikes']} ours)"
+    if "best_shift" in rep:
+        best = rep[f"shift_{rep['best_shift']}"]["max_abs"]
+        text += f"; v best shift {rep['best_shift']} max|dv| {best:.3g}"
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("scenarios", nargs="*")
+    parser.add_argument("--work", type=Path, default=harness.DEFAULT_WORK)
+    args = parser.parse_args()
+    work = args.work.resolve()
+    out = work / "parity_results.json"
+    results = json.loads(out.read_text()) if out.exists() else {}
+    for name in args.scenarios or list(SCENARIOS):
+        try:
+            r = run_scenario(name, work)
+        except Exception as exc:  # noqa: BLE001 (report and go on)
+            r = {"scenario": name, "error": str(exc)}
+            print(f"{name:20s} ERROR {exc}", flush=True)
+        else:
+            print(f"{name:20s} {headline(r)}", flush=True)
+        results[name] = r
+    out.write_text(json.dumps(results, indent=1))
+    print(f"details: {out}")
+
+
+if __name__ == "__main__":
+    main()
