@@ -32,7 +32,11 @@ import compare_bmtk as harness  # noqa: E402
 SCENARIOS = {
     "gap_junctions": "8 cells, lgn 20 Hz, IClamp on exc, bmtk gap junctions 0.01 uS (mixed population)",
     "gap_junctions_mpi2": "as gap_junctions, both simulators on 2 MPI ranks",
+    "ecp": "8 cells, ecp report (6 electrodes, minimum_distance auto, contributions_dir)",
+    "ecp_mindist": "as ecp, minimum_distance 5 um",
+    "ecp_mpi2": "as ecp, both simulators on 2 MPI ranks",
 }
+ELECTRODES = [(0, 0, 0), (40, 80, 20), (-30, 200, 60), (10, -150, -40), (60, 20, 50), (0, 300, 0)]
 
 
 def mechanisms(work: Path) -> Path:
@@ -53,15 +57,26 @@ def scenario_circuit(name: str, root: Path):
     from engine.generate.allen import generate_allen_network
 
     iclamp = {"amp": 0.3, "delay": 20.0, "duration": 100.0}
+    gaps = 0.01 if name.startswith("gap") else None
     c = generate_allen_network(
         root, n_exc=6, n_inh=2, n_lgn=5, lgn_rate_hz=20.0, tstop=200.0, seed=5,
-        iclamp=iclamp, gap_junctions=0.01,
+        iclamp=iclamp, gap_junctions=gaps,
     )  # fmt: skip
     sets = json.loads((root / "node_sets.json").read_text())
     sets["all_cortex"] = {"population": "cortex"}
     (root / "node_sets.json").write_text(json.dumps(sets))
     sim = json.loads(c.simulation_config.read_text())
     sim["reports"]["membrane_potential"]["cells"] = "all_cortex"
+    if name.startswith("ecp"):
+        lines = ["x_pos y_pos z_pos channel"]
+        lines += [f"{x} {y} {z} {i}" for i, (x, y, z) in enumerate(ELECTRODES)]
+        (root / "electrodes.csv").write_text("\n".join(lines) + "\n")
+        sim["reports"]["ecp"] = {
+            "cells": "all_cortex", "variable_name": "v", "module": "extracellular",
+            "electrode_positions": "$BASE_DIR/electrodes.csv", "file_name": "ecp.h5",
+            "minimum_distance": 5.0 if name == "ecp_mindist" else "auto",
+            "contributions_dir": "ecp_contributions",
+        }  # fmt: skip
     c.simulation_config.write_text(json.dumps(sim, indent=1))
     return c
 
@@ -95,7 +110,33 @@ def run_scenario(name: str, work: Path) -> dict:
     result["report"] = harness.compare_reports(
         bmtk_out / "membrane_potential.h5", ours_out / "membrane_potential.h5"
     )
+    if name.startswith("ecp"):
+        result["ecp"] = compare_ecp(bmtk_out, ours_out)
     return result
+
+
+def compare_ecp(bmtk_out: Path, ours_out: Path) -> dict:
+    """Our row k + 1 against bmtk's row k (bmtk samples after each step), and per cell."""
+    import h5py
+    import numpy as np
+
+    def rows(path: Path) -> np.ndarray:
+        with h5py.File(path, "r") as f:
+            return f["/ecp/data"][()]
+
+    theirs, ours = rows(bmtk_out / "ecp.h5"), rows(ours_out / "ecp.h5")
+    scale = float(np.abs(theirs).max())
+    out = {"shape_bmtk": list(theirs.shape), "shape_ours": list(ours.shape), "max_abs_mV": scale}
+    diff = np.abs(ours[1:] - theirs[:-1])
+    out["max_abs_diff_shift1"] = float(diff.max())
+    out["max_rel_diff_shift1"] = float(diff.max() / scale)
+    out["max_abs_diff_shift0"] = float(np.abs(ours - theirs).max())
+    worst = 0.0
+    for path in sorted((bmtk_out / "ecp_contributions").glob("*.h5")):
+        mine = rows(ours_out / "ecp_contributions" / path.name)
+        worst = max(worst, float(np.abs(mine[1:] - rows(path)[:-1]).max()))
+    out["contributions_max_abs_diff_shift1"] = worst
+    return out
 
 
 def headline(r: dict) -> str:
@@ -107,6 +148,13 @@ def headline(r: dict) -> str:
     if "best_shift" in rep:
         best = rep[f"shift_{rep['best_shift']}"]["max_abs"]
         text += f"; v best shift {rep['best_shift']} max|dv| {best:.3g}"
+    if "ecp" in r:
+        e = r["ecp"]
+        text += (
+            f"; ecp {e['shape_ours']} max {e['max_abs_mV']:.3g} mV, shift 1 max|d| "
+            f"{e['max_abs_diff_shift1']:.3g} (rel {e['max_rel_diff_shift1']:.2g}), per cell "
+            f"{e['contributions_max_abs_diff_shift1']:.3g}"
+        )
     return text
 
 

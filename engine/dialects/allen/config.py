@@ -61,6 +61,7 @@ PASS_THROUGH = {
 }
 # Paths that SONATA resolves against output_dir, not the config folder.
 OUTPUT_RELATIVE = {"spikes_file", "log_file", "file_name", "spikes_file_csv", "spikes_file_nwb"}
+OUTPUT_RELATIVE |= {"contributions_dir", "file_name_nwb"}
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
@@ -78,6 +79,8 @@ class AllenTranslation:
     allen_simulation: bool = True
     # compartment set name -> {input, sections, distance_range}: IClamps drawn on built cells
     ranged_sets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # bmtk `extracellular` reports (engine/managers/reports/ecp.py), paths absolute
+    ecp_reports: list[Any] = field(default_factory=list)
 
 
 def load_json(path: Path, key: str | None = None) -> dict[str, Any]:
@@ -311,7 +314,7 @@ def translate(
         write_json(folder / "compartment_sets.json", compartment_sets)
         bbp_sim["compartment_sets_file"] = str(folder / "compartment_sets.json")
     bbp_sim["reports"] = allen_inputs.translate_reports(
-        sim.get("reports") or {}, translation, sim, notes
+        sim.get("reports") or {}, translation, sim, notes, out_dir
     )
     write_json(folder / "node_sets.json", node_sets)
     write_json(translation.circuit_config, bbp_circuit)

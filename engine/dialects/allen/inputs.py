@@ -279,13 +279,41 @@ def translate_inputs(
     return out
 
 
-def translate_reports(reports: dict, translation: Any, sim: dict[str, Any], notes) -> dict:
+def _ecp_report(name: str, block: dict, sim: dict, out_dir: Path, translation: Any) -> dict:
+    """A bmtk `extracellular` report, run by the engine's ecp recorder (not libsonata)."""
+    positions = block.get("electrode_positions")
+    if not positions:
+        raise ConfigError("ecp report without electrode_positions", key=f"reports.{name}")
+    base = Path(translation.source).parent
+    contributions = block.get("contributions_dir")
+    spec = {
+        "name": name,
+        "electrodes_file": str((base / positions).resolve()),
+        "path": str(out_dir / block.get("file_name", f"{name}.h5")),
+        "cells": block.get("cells") or sim.get("node_set") or ALL_CELLS,
+        "minimum_distance": block.get("minimum_distance"),
+        "contributions_dir": str(out_dir / contributions) if contributions else None,
+    }
+    if block.get("enabled", True):
+        translation.ecp_reports.append(spec)
+    known = {"module", "electrode_positions", "file_name", "cells", "minimum_distance"}
+    return {k: v for k, v in block.items() if k not in known | {"contributions_dir", "enabled"}}
+
+
+def translate_reports(
+    reports: dict, translation: Any, sim: dict[str, Any], notes, out_dir: Path | None = None
+) -> dict:
     run = sim.get("run") or {}
     out: dict[str, Any] = {}
     for name, block in reports.items():
         module = block.get("module")
         if "type" in block:
             out[name] = block
+            continue
+        if module == "extracellular":
+            rest = _ecp_report(name, block, sim, Path(out_dir or "."), translation)
+            for key in sorted(rest):
+                notes.append(f"reports.{name}.{key} ignored")
             continue
         if module != "membrane_report":
             why = (

@@ -23,6 +23,7 @@ from engine.errors import ConfigError
 from engine.io.atomic import temporary_name
 from engine.io.report_writer import FilePart, assemble_report
 from engine.managers.reports import variables as report_variables
+from engine.managers.reports.ecp import EcpReports
 from engine.managers.reports.probes import build_probes
 from engine.managers.reports.recorder import ReportRecorder
 from engine.managers.reports.spec import ReportSpec, parse_reports
@@ -71,9 +72,13 @@ class ReportManager:
         self.limit = 0  # bytes, set by create()
         self._init_handler: Any = None
         self._finished = False
+        self.ecp = EcpReports(sim, circuit, setup)
 
     def create(self) -> None:
         """Parse the reports, find their pointers on local cells, open the part files."""
+        self.ecp.create()
+        if self.ecp.recorders:
+            atexit.register(self._discard_parts)
         specs = parse_reports(self.setup)
         if not specs:
             return
@@ -158,6 +163,7 @@ class ReportManager:
 
     def finalize(self) -> None:
         """Complete and rename every report file (collective)."""
+        self.ecp.finalize()
         if not self.recorders:
             return
         parts = [r.close() for r in self.recorders]
@@ -205,6 +211,7 @@ class ReportManager:
     def _discard_parts(self) -> None:
         """At exit after a failure: leave no part file behind (the final name never exists)."""
         if not self._finished:
+            self.ecp.discard()
             for recorder in self.recorders:
                 recorder.discard()
 
