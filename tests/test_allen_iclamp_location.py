@@ -53,8 +53,7 @@ def test_iclamps_sit_where_bmtk_puts_them(tmp_path, mechanisms_built, ranks):
 
 def _ranged_sites(tmp_path, ranks):
     circuit = generate_allen_network(
-        tmp_path / f"net{ranks}", n_exc=5, n_inh=1, n_lgn=1,
-        morphology=MORPHOLOGIES / "Rorb_325404214_m.swc", tstop=20.0, dL=10.0,
+        tmp_path / f"net{ranks}", n_exc=5, n_inh=1, n_lgn=1, tstop=20.0, dL=10.0,
     )  # fmt: skip
     config = json.loads(circuit.simulation_config.read_text())
     clamp = {"input_type": "current_clamp", "module": "IClamp", "node_set": "cortex",
