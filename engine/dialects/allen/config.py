@@ -308,7 +308,7 @@ def translate(
     )
     bbp_sim["inputs"] = allen_inputs.translate_inputs(
         sim.get("inputs") or {}, translation, node_sets, folder, bbp_sim["run"]["tstop"], notes,
-        place,
+        place, storages, bbp_sim["run"],
     )  # fmt: skip
     if compartment_sets:
         write_json(folder / "compartment_sets.json", compartment_sets)

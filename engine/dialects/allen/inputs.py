@@ -23,6 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from engine.dialects.allen.spike_sources import function_spikes, read_nwb_spikes
 from engine.errors import ConfigError
 from engine.stimuli.registry import supported as sonata_modules
 
@@ -172,19 +173,27 @@ def read_h5_spikes(path: Path, population: str | None) -> dict[str, tuple[np.nda
         raise ConfigError(f"cannot read the spike file: {exc}", file=path) from None
 
 
-def _spike_input(name, block, translation, node_sets, folder, tstop, notes) -> dict[str, Any]:
-    from engine.io.spike_file import write_spike_file
-
+def _spike_input(
+    name, block, translation, node_sets, folder_out, tstop, notes, readers=None, run=None
+) -> dict[str, Any]:
+    types = translation.population_types
+    population, keep = _source_population(block.get("node_set"), node_sets, types)
+    if block.get("module") == "function":
+        folder = Path(translation.source).parent
+        trains = function_spikes(
+            block, population, keep, readers or {}, folder, run or {}, f"inputs.{name}"
+        )
+        return _replay(name, trains, types, folder_out, tstop, notes)
     file = block.get("input_file") or block.get("spike_file")
     if not file:
         raise ConfigError("spike input without input_file", key=f"inputs.{name}.input_file")
     path = Path(file)
     if not path.is_file():
         raise ConfigError("spike file not found", file=path, key=f"inputs.{name}.input_file")
-    types = translation.population_types
-    population, keep = _source_population(block.get("node_set"), node_sets, types)
     if block.get("module") == "csv" or path.suffix == ".csv":
         trains = read_csv_spikes(path, population)
+    elif block.get("module") == "nwb":
+        trains = read_nwb_spikes(path, population, block.get("trial"), f"inputs.{name}")
     else:
         trains = read_h5_spikes(path, population)
     if population and population not in trains and len(trains) == 1:
@@ -194,6 +203,13 @@ def _spike_input(name, block, translation, node_sets, folder, tstop, notes) -> d
     if population in trains and keep is not None:
         ids, times = trains[population]
         trains[population] = (ids[np.isin(ids, keep)], times[np.isin(ids, keep)])
+    return _replay(name, trains, types, folder_out, tstop, notes)
+
+
+def _replay(name: str, trains: dict, types: dict, folder: Path, tstop: float, notes) -> dict:
+    """The trains written as a SONATA spike file, replayed onto every simulated cell."""
+    from engine.io.spike_file import write_spike_file
+
     unknown = sorted(set(trains) - set(types))
     if unknown:
         notes.append(f"inputs.{name}: spikes of unknown population(s) {unknown} not replayed")
@@ -257,8 +273,9 @@ def _iclamp(name: str, block: dict[str, Any], notes: list[str], place: Any = Non
 
 
 def translate_inputs(
-    inputs, translation, node_sets, folder: Path, tstop: float, notes, place: Any = None
-) -> dict:
+    inputs, translation, node_sets, folder: Path, tstop: float, notes, place: Any = None,
+    readers: dict | None = None, run: dict | None = None,
+) -> dict:  # fmt: skip
     """SONATA inputs for bmtk's; `place` locates IClamps away from the soma (see _iclamp)."""
     path = translation.source
     out: dict[str, Any] = {}
@@ -268,8 +285,10 @@ def translate_inputs(
             out[name] = block
         elif module == "IClamp":
             out.update(_iclamp(name, block, notes, place))
-        elif kind == "spikes" and module in ("sonata", "h5", "csv"):
-            out[name] = _spike_input(name, block, translation, node_sets, folder, tstop, notes)
+        elif kind == "spikes" and module in ("sonata", "h5", "csv", "nwb", "function"):
+            out[name] = _spike_input(
+                name, block, translation, node_sets, folder, tstop, notes, readers, run
+            )
         else:
             raise ConfigError(
                 f"input module {module!r} (input_type {kind!r}) is not supported yet",
