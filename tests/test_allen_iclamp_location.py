@@ -97,3 +97,35 @@ def test_distance_range_iclamps_same_on_two_ranks(tmp_path, mechanisms_built):
     one, two = _ranged_sites(tmp_path, 1), _ranged_sites(tmp_path, 2)
     assert len(one) == 12
     assert sorted(map(key, two)) == sorted(map(key, one))
+
+
+def test_nwb_sweep_iclamp_plays_the_sweep_from_time_zero(tmp_path, mechanisms_built):
+    """bmtk `IClamp` with `input_type: nwb`: an Allen Cell Types sweep (A, at `rate` Hz),
+    played from t = 0 (sample k holds from k dt), on from `delay` to the end. Checked
+    against the samples themselves, in the current NEURON injected."""
+    import h5py
+
+    circuit = generate_allen_network(tmp_path / "net", n_exc=2, n_inh=1, n_lgn=1, tstop=30.0)
+    samples = np.concatenate([np.zeros(20), np.linspace(0.0, 0.3, 100), np.full(80, -0.1)])
+    nwb = tmp_path / "net" / "cell.types.sweeps.nwb"
+    with h5py.File(nwb, "w") as f:
+        group = f.create_group("epochs/Sweep_7/stimulus/timeseries")
+        group["data"] = samples * 1e-9  # A
+        group.create_dataset("starting_time", data=0.0).attrs["rate"] = 10000.0  # 0.1 ms
+    config = json.loads(circuit.simulation_config.read_text())
+    config["inputs"] = {"sweep": {"input_type": "nwb", "module": "IClamp", "node_set": "exc",
+                                  "file": str(nwb), "sweep_id": 7, "delay": 4.0}}  # fmt: skip
+    circuit.simulation_config.write_text(json.dumps(config, indent=1))
+    out = tmp_path / "sweep.npz"
+    run_python(SITES, circuit.simulation_config, out)
+    data = np.load(out)
+    sites = json.loads(str(data["sites"]))
+    assert sorted(s["node_id"] for s in sites) == [0, 1]
+    t = data["t"]
+    for site in sites:
+        current = data[f"{site['key']}__i"]
+        index = np.floor(t / 0.1 + 1e-9).astype(int)
+        expected = np.where(t >= 4.0, samples[np.minimum(index, samples.size - 1)], 0.0)
+        away = np.abs(t / 0.1 - np.round(t / 0.1)) > 0.3  # not at a sample edge
+        away &= np.abs(t - 4.0) > 0.05
+        np.testing.assert_allclose(np.abs(current[away]), np.abs(expected[away]), atol=1e-9)

@@ -35,6 +35,8 @@ SCENARIOS = {
     "ecp": "8 cells, ecp report (6 electrodes, minimum_distance auto, contributions_dir)",
     "ecp_mindist": "as ecp, minimum_distance 5 um",
     "ecp_mpi2": "as ecp, both simulators on 2 MPI ranks",
+    "iclamp_nwb": "8 cells, IClamp input_type nwb (an Allen-style sweep at 10 kHz, delay 20 ms)",
+    "nwb_spikes": "8 cells, lgn spikes from an nwb file in bmtk's /processing layout",
 }
 ELECTRODES = [(0, 0, 0), (40, 80, 20), (-30, 200, 60), (10, -150, -40), (60, 20, 50), (0, 300, 0)]
 
@@ -67,6 +69,31 @@ def scenario_circuit(name: str, root: Path):
     (root / "node_sets.json").write_text(json.dumps(sets))
     sim = json.loads(c.simulation_config.read_text())
     sim["reports"]["membrane_potential"]["cells"] = "all_cortex"
+    if name == "iclamp_nwb":
+        import h5py
+        import numpy as np
+
+        samples = np.concatenate([np.zeros(300), np.linspace(0, 0.4, 600), np.full(600, 0.2)])
+        with h5py.File(root / "sweep.nwb", "w") as f:
+            group = f.create_group("epochs/Sweep_3/stimulus/timeseries")
+            group["data"] = np.concatenate([samples, np.zeros(500)]) * 1e-9
+            group.create_dataset("starting_time", data=0.0).attrs["rate"] = 10000.0
+        sim["inputs"]["current_clamp"] = {
+            "input_type": "nwb", "module": "IClamp", "node_set": "exc",
+            "file": "$BASE_DIR/sweep.nwb", "sweep_id": 3, "delay": 20.0,
+        }  # fmt: skip
+    if name == "nwb_spikes":
+        import h5py
+        import numpy as np
+
+        ids, times = c.lgn_spikes
+        with h5py.File(root / "lgn.nwb", "w") as f:
+            for node in range(c.populations["lgn"]):
+                f[f"processing/trial_0/spike_train/{node}/data"] = times[ids == node]
+        sim["inputs"]["lgn_spikes"] = {
+            "input_type": "spikes", "module": "nwb", "node_set": "lgn",
+            "input_file": "$BASE_DIR/lgn.nwb", "trial": "trial_0",
+        }  # fmt: skip
     if name.startswith("ecp"):
         lines = ["x_pos y_pos z_pos channel"]
         lines += [f"{x} {y} {z} {i}" for i, (x, y, z) in enumerate(ELECTRODES)]

@@ -283,6 +283,11 @@ def translate_inputs(
         module, kind = block.get("module"), block.get("input_type")
         if module in sonata_modules():
             out[name] = block
+        elif module == "IClamp" and kind in ("nwb", "allen"):
+            from engine.dialects.allen.iclamp_nwb import sweep_input
+
+            members = node_set_members(block.get("node_set", ALL_CELLS), node_sets, readers or {})
+            out[name] = sweep_input(name, block, members, folder, tstop)
         elif module == "IClamp":
             out.update(_iclamp(name, block, notes, place))
         elif kind == "spikes" and module in ("sonata", "h5", "csv", "nwb", "function"):
