@@ -30,3 +30,22 @@ def section_owners(simulation: Simulation) -> dict[str, tuple[str, int, int]]:
                 if sec is not None:
                     where[sec.name()] = (population, int(node_id), sid)
     return where
+
+
+def run_and_save(sim: Any, simulation: Simulation, out: Path, label: str, entries: list,
+                 records: dict) -> None:  # fmt: skip
+    """Run, gather every rank's `entries` (JSON list saved as `label`) and recorded
+    vectors, and save them with the time vector on rank 0."""
+    import json
+
+    import numpy as np
+
+    t = sim.h.Vector().record(sim.h._ref_t)
+    simulation.run()
+    local = {k: np.array(v) for k, v in records.items()}
+    parts = sim.gather((entries, local), 0)
+    if sim.is_root:
+        merged_entries = [s for part in parts for s in part[0]]
+        merged = {k: v for part in parts for k, v in part[1].items()}
+        np.savez(out, t=np.array(t), **{label: json.dumps(merged_entries)}, **merged)
+    sim.barrier()

@@ -10,12 +10,10 @@ Saves on rank 0 (gathered from every rank):
   v_<pop>_<node id>   soma(0.5) voltage of each cell
 """
 
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
-from engine_build import built_simulation, section_owners
+from engine_build import built_simulation, run_and_save, section_owners
 
 
 def main() -> None:
@@ -45,15 +43,7 @@ def main() -> None:
                 records[f"v_{population}_{node_id}"] = h.Vector().record(
                     cell.sections[0](0.5)._ref_v
                 )
-    t = h.Vector().record(h._ref_t)
-    simulation.run()
-    local = {k: np.array(v) for k, v in records.items()}
-    parts = sim.gather((sides, local), 0)
-    if sim.is_root:
-        merged_sides = [s for part in parts for s in part[0]]
-        merged = {k: v for part in parts for k, v in part[1].items()}
-        np.savez(out, t=np.array(t), sides=json.dumps(merged_sides), **merged)
-    sim.barrier()
+    run_and_save(sim, simulation, out, "sides", sides, records)
 
 
 if __name__ == "__main__":

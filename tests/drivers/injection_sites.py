@@ -16,12 +16,10 @@ Saves on rank 0 (gathered from every rank):
   <key>__amp, <key>__i       the source's recorded amp (or rs) and current
 """
 
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
-from engine_build import built_simulation, section_owners
+from engine_build import built_simulation, run_and_save, section_owners
 
 PLAYED = ("amp", "rs", "amp1")
 
@@ -62,15 +60,7 @@ def main() -> None:
             played = next(v for v in PLAYED if hasattr(source, f"_ref_{v}"))
             records[f"{key}__amp"] = h.Vector().record(getattr(source, f"_ref_{played}"))
             records[f"{key}__i"] = h.Vector().record(source._ref_i)
-    t = h.Vector().record(h._ref_t)
-    simulation.run()
-    local = {k: np.array(v) for k, v in records.items()}
-    parts = sim.gather((sites, local), 0)
-    if sim.is_root:
-        merged_sites = [s for part in parts for s in part[0]]
-        merged = {k: v for part in parts for k, v in part[1].items()}
-        np.savez(out, t=np.array(t), sites=json.dumps(merged_sites), **merged)
-    sim.barrier()
+    run_and_save(sim, simulation, out, "sites", sites, records)
 
 
 if __name__ == "__main__":
