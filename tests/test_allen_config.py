@@ -174,10 +174,10 @@ def test_combined_config_and_csv_spikes_translate_alike(allen, tmp_path):
 
 def test_unsupported_allen_input_is_an_error(allen, tmp_path):
     config = json.loads(allen.simulation_config.read_text())
-    config["inputs"]["waves"] = {"input_type": "spikes", "module": "nwb", "node_set": "lgn"}
-    path = allen.root / "nwb_config.json"
+    config["inputs"]["waves"] = {"input_type": "e_field", "module": "xstim", "node_set": "lgn"}
+    path = allen.root / "xstim_config.json"
     path.write_text(json.dumps(config))
-    with pytest.raises(ConfigError, match="input module 'nwb'"):
+    with pytest.raises(ConfigError, match="input module 'xstim'"):
         load_setup(path, tmp_path / "out")
 
 
