@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Issue 17 (bmtk parity) checks against real bmtk 1.2.0 bionet, on top of compare_bmtk.py.
+"""Issue 17 (bmtk parity) checks against real bmtk 1.2.0 bionet, on the peer harness.
+
+Runners from drivers.py and bmtk_driver.py, comparisons from comparison.py.
 
 Usage (repository root, project venv; bmtk venv in $BMTK_VENV):
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,7 +30,11 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[2]))
 
-import compare_bmtk as harness  # noqa: E402
+import comparison  # noqa: E402
+import drivers  # noqa: E402
+
+DRIVER = HERE.parent / "bmtk_driver.py"
+DEFAULT_WORK = Path(os.environ.get("BMTK_PEER_WORK", "/tmp/bmtk_peer"))
 
 SCENARIOS = {
     "gap_junctions": "8 cells, lgn 20 Hz, IClamp on exc, bmtk gap junctions 0.01 uS (mixed population)",
@@ -46,11 +53,11 @@ def mechanisms(work: Path) -> Path:
     if not (mech / "x86_64").exists():
         mech.mkdir(parents=True, exist_ok=True)
         for mod in [
-            *(harness.REPO / "mod").glob("*.mod"),
+            *(drivers.REPO / "mod").glob("*.mod"),
             *(HERE.parent / "bmtk_mod").glob("*.mod"),
         ]:
             shutil.copy(mod, mech / mod.name)
-        nrnivmodl = str(harness.BMTK_VENV / "bin" / "nrnivmodl")
+        nrnivmodl = str(drivers.BMTK_VENV / "bin" / "nrnivmodl")
         subprocess.run([nrnivmodl, "."], cwd=mech, check=True, capture_output=True)
     return mech
 
@@ -114,27 +121,27 @@ def run_scenario(name: str, work: Path) -> dict:
         shutil.rmtree(base)
     base.mkdir(parents=True)
     circuit = scenario_circuit(name, base / "net")
-    harness.add_node_ids(circuit)
+    drivers.add_node_ids(circuit)
     mpi = name.endswith("mpi2")
-    ranks = [str(harness.PROJECT_VENV / "bin" / "mpiexec"), "-n", "2"] if mpi else []
+    ranks = [str(drivers.MPIEXEC), "-n", "2"] if mpi else []
     bmtk_out, ours_out = base / "bmtk", base / "sonatasim"
     bmtk_out.mkdir()
     ours_out.mkdir()
-    config = harness._bmtk_config(circuit, bmtk_out)
+    config = drivers._bmtk_config(circuit, bmtk_out)
     mech = mechanisms(work)
-    bmtk_py = str(harness.BMTK_VENV / "bin" / "python")
-    harness._run(
-        [*ranks, bmtk_py, str(harness.HERE), "bmtk-run", str(config), str(mech), str(base / "bmtk_state.json")],
-        base / "bmtk.log", harness._env(mpi),
+    bmtk_py = str(drivers.BMTK_VENV / "bin" / "python")
+    drivers._run(
+        [*ranks, bmtk_py, str(DRIVER), "bmtk-run", str(config), str(mech), str(base / "bmtk_state.json")],
+        base / "bmtk.log", drivers._env(mpi),
     )  # fmt: skip
-    ours_py = str(harness.PROJECT_VENV / "bin" / "python")
-    harness._run(
-        [*ranks, ours_py, str(harness.HERE), "sonatasim-run", str(circuit.simulation_config), str(ours_out), str(base / "ours_state.json")],
-        base / "sonatasim.log", harness._env(mpi),
+    ours_py = str(drivers.SS_VENV / "bin" / "python")
+    drivers._run(
+        [*ranks, ours_py, str(DRIVER), "sonatasim-run", str(circuit.simulation_config), str(ours_out), str(base / "ours_state.json")],
+        base / "sonatasim.log", drivers._env(mpi),
     )  # fmt: skip
     result = {"scenario": name, "description": SCENARIOS[name]}
-    result["spikes"] = harness.compare_spikes(bmtk_out / "spikes.h5", ours_out / "spikes.h5")
-    result["report"] = harness.compare_reports(
+    result["spikes"] = comparison.compare_spikes(bmtk_out / "spikes.h5", ours_out / "spikes.h5")
+    result["report"] = comparison.compare_reports(
         bmtk_out / "membrane_potential.h5", ours_out / "membrane_potential.h5"
     )
     if name.startswith("ecp"):
@@ -190,7 +197,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("scenarios", nargs="*")
-    parser.add_argument("--work", type=Path, default=harness.DEFAULT_WORK)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     args = parser.parse_args()
     work = args.work.resolve()
     out = work / "parity_results.json"
