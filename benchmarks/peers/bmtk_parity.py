@@ -200,19 +200,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     args = parser.parse_args()
     work = args.work.resolve()
+    names = args.scenarios or list(SCENARIOS)
     out = work / "parity_results.json"
-    results = json.loads(out.read_text()) if out.exists() else {}
-    for name in args.scenarios or list(SCENARIOS):
-        try:
-            r = run_scenario(name, work)
-        except Exception as exc:  # noqa: BLE001 (report and go on)
-            r = {"scenario": name, "error": str(exc)}
-            print(f"{name:20s} ERROR {exc}", flush=True)
-        else:
-            print(f"{name:20s} {headline(r)}", flush=True)
-        results[name] = r
-    out.write_text(json.dumps(results, indent=1))
-    print(f"details: {out}")
+    drivers.run_scenarios(names, lambda n: run_scenario(n, work), headline, out, width=20)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ circuit: compare.py.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -31,7 +30,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from comparison import bmtk_headline, compare_bmtk_outputs  # noqa: E402
-from drivers import BMTK_VENV, MPIEXEC, SS_VENV, _bmtk_config, _env, _run, add_node_ids  # noqa: E402
+from drivers import (  # noqa: E402
+    BMTK_VENV,
+    MPIEXEC,
+    SS_VENV,
+    _bmtk_config,
+    _env,
+    _run,
+    add_node_ids,
+    run_scenarios,
+)
 from drivers import setup_bmtk as setup  # noqa: E402
 from scenarios_bmtk import SCENARIOS, scenario_circuit  # noqa: E402
 
@@ -93,19 +101,7 @@ def main() -> None:
     if not (work / "mech").exists():
         setup(work)
     names = args.scenarios or list(SCENARIOS)
-    results_file = work / "results.json"
-    results = json.loads(results_file.read_text()) if results_file.exists() else {}
-    for name in names:
-        try:
-            r = run_scenario(name, work)
-        except Exception as exc:  # noqa: BLE001 (report and go on)
-            r = {"scenario": name, "error": str(exc)}
-            print(f"{name:18s} ERROR {exc}", flush=True)
-        else:
-            print(f"{name:18s} {bmtk_headline(r)}", flush=True)
-        results[name] = r
-        results_file.write_text(json.dumps(results, indent=1))
-    print(f"details: {results_file}")
+    run_scenarios(names, lambda n: run_scenario(n, work), bmtk_headline, work / "results.json")
 
 
 if __name__ == "__main__":

@@ -223,3 +223,22 @@ def setup_bmtk(work: Path, venv: Path = BMTK_VENV) -> None:
         [str(venv / "bin" / "nrnivmodl"), "."], cwd=mech, check=True, capture_output=True
     )
     print(f"bmtk venv {venv}; mechanisms compiled in {mech}")
+
+
+def run_scenarios(names, run, headline, results_file: Path, width: int = 18) -> None:
+    """Run each scenario (`run(name) -> dict`), print its headline, keep every result in
+    `results_file` (merged with the results already there); a failure is reported, not raised."""
+    import json
+
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    for name in names:
+        try:
+            r = run(name)
+        except Exception as exc:  # noqa: BLE001 (report and go on)
+            r = {"scenario": name, "error": str(exc)}
+            print(f"{name:{width}s} ERROR {exc}", flush=True)
+        else:
+            print(f"{name:{width}s} {headline(r)}", flush=True)
+        results[name] = r
+        results_file.write_text(json.dumps(results, indent=1))
+    print(f"details: {results_file}")
