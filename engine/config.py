@@ -303,6 +303,8 @@ def load_setup(config_path: str | Path, output_dir: str | Path | None = None) ->
     extras = _run_extras(sim, translation)
     run = _check_run(sim.run, path, extras)
     target = _enum_name(sim.target_simulator)
+    if target == "UNSPECIFIED":  # set in neither config: SONATA's default
+        target = "NEURON"
     if target not in ("NEURON", "CORENEURON"):
         raise ConfigError(
             f"target_simulator {target} is not one of NEURON, CORENEURON",

@@ -172,9 +172,9 @@ CASES = [
         ("Hippo", "hippocampus"),
     ),
     Case(
-        "coreneuron",
-        sim(lambda d: d.update(target_simulator="CORENEURON")),
-        ("CORENEURON", "target_simulator"),
+        "simulator_unknown",
+        sim(lambda d: d.update(target_simulator="NEST")),
+        ("NEST", "target_simulator"),
     ),
     Case(
         "sort_order",
