@@ -345,6 +345,10 @@ def make_node_manager(info: NodePopulationInfo, storage: Any, offset: int) -> No
 
     if info.is_virtual:
         return VirtualNodeManager(info, storage, offset)
+    from engine.dialects.neuroml.point_cells import point_cell_manager  # nml: point cells
+
+    if (nml := point_cell_manager(info, storage, offset)) is not None:
+        return nml
     cellular = ("point_neuron", "point_process", "biophysical", "single_compartment")
     if info.type in cellular and is_mixed(NodeManager(info, storage, offset)):
         return MixedNodeManager(info, storage, offset)
@@ -389,7 +393,10 @@ def check_cell_files(info: NodePopulationInfo, storage: Any) -> list[str]:
         elif _is_ctdb(template):
             problems += _check_ctdb(info, reader, ids[templates == template])
         elif template.startswith("nml:"):
-            problems += _check_neuroml(info, template[4:])
+            from engine.dialects.neuroml.point_cells import check_template
+
+            point = check_template(info, template)  # None: not a NeuroML point cell
+            problems += point if point is not None else _check_neuroml(info, template[4:])
         else:
             problems.append(
                 f"{where}: model_template '{template}' is not hoc:<Name>, nml:<file> or ctdb:Biophys1"

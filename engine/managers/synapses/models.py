@@ -167,6 +167,10 @@ def choose_synapse_model(ctx: ModelContext) -> SynapseModel:
     if _edge_type(ctx) == "Exp2Syn_synapse":
         return exp2syn_edges_model(ctx)
     template = _template_of(ctx)
+    if template is not None and template.startswith("nml:"):
+        from engine.dialects.neuroml.synapses import nml_synapse_model
+
+        return nml_synapse_model(ctx, str(ctx.read("model_template")[0]))
     if template is None:
         if bbp_synapses.has_bbp_attributes(ctx):
             return bbp_synapses.bbp_model(ctx)

@@ -1,0 +1,298 @@
+"""`sonatasim convert MODEL --to sonata`: a NeuroML network (.net.nml, or the LEMS file
+that includes it) as a SONATA circuit whose cells are `nml:` templates, plus a simulation
+config from the LEMS Simulation (see `to_sonata_simulation`).
+
+Why: users keep their NeuroML models and run them on any number of ranks without Java.
+Node ids are the instance order of each population (ascending instance id); every edge
+keeps NeuroML's pre/post segment and fractionAlong as `neuroml_*` attributes, so a
+conversion back gives the same connections.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.dialects.neuroml.documents import POINT_CELL_LISTS, SYNAPSE_LISTS
+from engine.dialects.neuroml.documents import read_document as _read
+from engine.errors import ConfigError
+from engine.io import sonata_writer
+
+SPIKE_SOURCE_LISTS = {
+    "spike_arrays": "spikeArray",
+    "spike_generators": "spikeGenerator",
+    "spike_generator_poissons": "spikeGeneratorPoisson",
+}
+# Lists a multi-compartment cell file needs besides the cell (its channels and pools).
+CELL_SUPPORT_LISTS = (
+    "ion_channel",
+    "ion_channel_hhs",
+    "ion_channel_v_shifts",
+    "ion_channel_kses",
+    "decaying_pool_concentration_models",
+    "fixed_factor_concentration_models",
+)
+EDGE_NML_ATTRIBUTES = (
+    "neuroml_pre_segment_id",
+    "neuroml_pre_fraction_along",
+    "neuroml_post_segment_id",
+    "neuroml_post_fraction_along",
+)
+
+
+@dataclass
+class ConvertedPopulation:
+    """A node population written from a NeuroML population."""
+
+    name: str
+    type: str  # single_compartment | biophysical | virtual
+    component: str
+    element: str
+    index: dict[int, int]  # NeuroML instance id -> SONATA node id
+    is_list: bool = False
+
+
+@dataclass
+class ConvertedNetwork:
+    """What the simulation conversion needs from the network conversion."""
+
+    network: Any
+    document: Any
+    populations: dict[str, ConvertedPopulation] = field(default_factory=dict)
+    virtual_targets: set[str] = field(default_factory=set)
+    node_sets: dict[str, Any] = field(default_factory=dict)
+
+
+def _single_network(document: Any, wanted: str | None, path: Path) -> Any:
+    networks = list(document.networks)
+    if wanted:
+        for network in networks:
+            if network.id == wanted:
+                return network
+        raise ConfigError(f'no <network id="{wanted}">', file=path, key="Simulation.target")
+    if len(networks) != 1:
+        raise ConfigError(f"{len(networks)} networks; name one with a LEMS file", file=path)
+    return networks[0]
+
+
+def _write_component(item: Any, list_name: str, document: Any, path: Path, extra=()) -> None:
+    """One component (and for cells the channels it may use) as its own NeuroML file."""
+    import neuroml
+    import neuroml.writers
+
+    doc = neuroml.NeuroMLDocument(id=str(item.id))
+    getattr(doc, list_name).append(copy.deepcopy(item))
+    for name in extra:
+        getattr(doc, name).extend(copy.deepcopy(list(getattr(document, name, None) or [])))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    neuroml.writers.NeuroMLWriter.write(doc, str(path))
+
+
+def _list_of(document: Any, component: str) -> tuple[str, str, Any] | None:
+    """(list attribute, element, object) of a component id in the document."""
+    for lists in (POINT_CELL_LISTS, SYNAPSE_LISTS, SPIKE_SOURCE_LISTS, {"cells": "cell"}):
+        for attribute, element in lists.items():
+            for item in getattr(document, attribute, None) or []:
+                if item.id == component:
+                    return attribute, element, item
+    return None
+
+
+def _population_nodes(pop: Any) -> tuple[list[int], np.ndarray | None]:
+    if pop.instances:
+        ids = sorted(int(i.id) for i in pop.instances)
+        by_id = {int(i.id): i for i in pop.instances}
+        xyz = np.array([[float(getattr(by_id[i].location, a)) for a in "xyz"] for i in ids])
+        return ids, xyz
+    return list(range(int(pop.size or 0))), None
+
+
+def convert_network(
+    net_file: Path, out: Path, network_id: str | None, spike_sources
+) -> ConvertedNetwork:
+    """Write nodes.h5, edges.h5, cell/synapse files; `spike_sources(pop, element, item,
+    n)` gives the (node ids, times) of a population of spike sources."""
+    document = _read(net_file)
+    network = _single_network(document, network_id, net_file)
+    result = ConvertedNetwork(network, document)
+    nodes_file, spikes = out / "nodes.h5", {}
+    for pop in network.populations:
+        found = _list_of(document, pop.component)
+        if found is None:
+            raise ConfigError(
+                f"<population id=\"{pop.id}\"> component '{pop.component}' is not a cell, spike"
+                " source or synapse this converter knows",
+                file=net_file,
+            )
+        list_name, element, item = found
+        ids, xyz = _population_nodes(pop)
+        n = len(ids)
+        converted = ConvertedPopulation(
+            pop.id,
+            "virtual",
+            pop.component,
+            element,
+            {k: i for i, k in enumerate(ids)},
+            bool(pop.instances),
+        )
+        attributes: dict[str, Any] = {"model_type": np.full(n, "virtual", dtype=object)}
+        if element in SPIKE_SOURCE_LISTS.values():
+            spikes[pop.id] = spike_sources(pop, element, item, n)
+            attributes["model_template"] = np.full(n, f"neuroml:{pop.component}", dtype=object)
+        elif element in SYNAPSE_LISTS.values():
+            raise ConfigError(
+                f'<population id="{pop.id}"> has a synapse as component', file=net_file
+            )
+        else:
+            point = element != "cell"
+            converted.type = "single_compartment" if point else "biophysical"
+            cell_path = out / "cells" / f"{pop.component}.cell.nml"
+            if not cell_path.exists():
+                _write_component(
+                    item, list_name, document, cell_path, () if point else CELL_SUPPORT_LISTS
+                )
+            attributes["model_template"] = np.full(n, f"nml:{cell_path.name}", dtype=object)
+            attributes["model_type"] = np.full(n, converted.type, dtype=object)
+        if xyz is not None:
+            attributes.update({a: xyz[:, k] for k, a in enumerate("xyz")})
+        sonata_writer.write_nodes(nodes_file, pop.id, attributes)
+        result.populations[pop.id] = converted
+        result.node_sets[pop.id] = {"population": pop.id}
+    _convert_projections(result, net_file, out)
+    if spikes:
+        from engine.io.spike_file import write_spike_file
+
+        write_spike_file(out / "input_spikes.h5", spikes)
+    return result
+
+
+def _edge_arrays(connections: list, pre: ConvertedPopulation, post: ConvertedPopulation) -> dict:
+    n = len(connections)
+    src, tgt = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
+    columns = {
+        name: np.zeros(n, np.int64 if "segment" in name else np.float64)
+        for name in EDGE_NML_ATTRIBUTES
+    }
+    for k, c in enumerate(connections):
+        src[k] = pre.index[int(c.get_pre_cell_id())]
+        tgt[k] = post.index[int(c.get_post_cell_id())]
+        columns["neuroml_pre_segment_id"][k] = int(c.get_pre_segment_id())
+        columns["neuroml_pre_fraction_along"][k] = float(c.get_pre_fraction_along())
+        columns["neuroml_post_segment_id"][k] = int(c.get_post_segment_id())
+        columns["neuroml_post_fraction_along"][k] = float(c.get_post_fraction_along())
+    return {"src": src, "tgt": tgt, **columns}
+
+
+def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) -> None:
+    document, edges_file = result.document, out / "edges.h5"
+    result.edges = []  # type: ignore[attr-defined]
+    for proj in result.network.projections:
+        connections = [*proj.connections, *proj.connection_wds]
+        if not connections:
+            continue
+        found = _list_of(document, proj.synapse)
+        if found is None or found[1] not in ("expOneSynapse", "expTwoSynapse", "alphaSynapse"):
+            what = found[1] if found else "an unknown component"
+            raise ConfigError(
+                f"<projection id=\"{proj.id}\"> synapse '{proj.synapse}' is {what}, not a"
+                " supported synapse (expOneSynapse, expTwoSynapse, alphaSynapse)",
+                file=net_file,
+            )
+        syn_path = out / "synapses" / f"{proj.synapse}.synapse.nml"
+        if not syn_path.exists():
+            _write_component(found[2], found[0], document, syn_path)
+        pre = result.populations[proj.presynaptic_population]
+        post = result.populations[proj.postsynaptic_population]
+        arrays = _edge_arrays(connections, pre, post)
+        n = len(connections)
+        weights = np.array([float(getattr(c, "weight", None) or 1.0) for c in connections])
+        delays = np.array(
+            [
+                float(c.get_delay_in_ms()) if hasattr(c, "get_delay_in_ms") else 0.0
+                for c in connections
+            ]
+        )
+        attributes = {
+            "syn_weight": weights,
+            "delay": delays,
+            "model_template": np.full(n, f"nml:{syn_path.name}", dtype=object),
+            "afferent_section_id": np.zeros(n, np.int64),
+            "afferent_section_pos": np.full(n, 0.5),
+            **{k: arrays[k] for k in EDGE_NML_ATTRIBUTES},
+        }
+        sonata_writer.write_edges(
+            edges_file,
+            proj.id,
+            pre.name,
+            post.name,
+            arrays["src"],
+            arrays["tgt"],
+            attributes,
+            n_source_nodes=len(pre.index),
+            n_target_nodes=len(post.index),
+        )
+        result.edges.append((proj.id, "chemical"))
+        if pre.type == "virtual":
+            result.virtual_targets.add(post.name)
+    for proj in result.network.electrical_projections:
+        _convert_electrical(result, proj, net_file, edges_file)
+
+
+def _convert_electrical(
+    result: ConvertedNetwork, proj: Any, net_file: Path, edges_file: Path
+) -> None:
+    from engine.dialects.neuroml import quantities as units
+
+    connections = [
+        *proj.electrical_connections,
+        *proj.electrical_connection_instances,
+        *proj.electrical_connection_instance_ws,
+    ]
+    if not connections:
+        return
+    synapses = {c.synapse for c in connections}
+    if len(synapses) != 1:
+        raise ConfigError(
+            f'<electricalProjection id="{proj.id}"> mixes synapses {sorted(synapses)}',
+            file=net_file,
+        )
+    found = _list_of(result.document, synapses.pop())
+    if found is None or found[1] != "gapJunction":
+        raise ConfigError(
+            f'<electricalProjection id="{proj.id}">: only gapJunction is supported', file=net_file
+        )
+    g_ns = (
+        units.parse(found[2].conductance, "conductance", where=f"gapJunction id={found[2].id}")
+        * 1e3
+    )
+    pre = result.populations[proj.presynaptic_population]
+    post = result.populations[proj.postsynaptic_population]
+    arrays = _edge_arrays(connections, pre, post)
+    n = len(connections)
+    weights = np.array([float(getattr(c, "weight", None) or 1.0) for c in connections])
+    attributes = {
+        "conductance": g_ns * weights,
+        "syn_weight": weights,
+        "afferent_section_id": np.zeros(n, np.int64),
+        "afferent_section_pos": np.full(n, 0.5),
+        "efferent_section_id": np.zeros(n, np.int64),
+        "efferent_section_pos": np.full(n, 0.5),
+        "model_template": np.full(n, f"neuroml:{found[2].id}", dtype=object),
+        **{k: arrays[k] for k in EDGE_NML_ATTRIBUTES},
+    }
+    sonata_writer.write_edges(
+        edges_file,
+        proj.id,
+        pre.name,
+        post.name,
+        arrays["src"],
+        arrays["tgt"],
+        attributes,
+        n_source_nodes=len(pre.index),
+        n_target_nodes=len(post.index),
+    )
+    result.edges.append((proj.id, "electrical"))

@@ -1,0 +1,218 @@
+"""The simulation half of `convert --to sonata`: LEMS Simulation -> simulation_config.json
+(run length and step, network temperature -> celsius, inputLists as SONATA inputs, spike
+sources as virtual populations replayed from a spike file, OutputFile columns as
+compartment reports, EventOutputFile as the spike output).
+
+Why per kind: each NeuroML input maps onto one SONATA input module with the same
+waveform (pulseGenerator -> `linear` with equal start and end amplitude; sineGenerator ->
+`sinusoidal`); anything else is refused with the file, the element and its id.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.dialects.neuroml import quantities as units
+from engine.dialects.neuroml.lems import LemsSimulation, parse_cell_path, read_lems
+from engine.dialects.neuroml.to_sonata import ConvertedNetwork, convert_network
+from engine.errors import ConfigError
+from engine.io import sonata_writer
+
+DEFAULT_CELSIUS = 6.3  # NEURON's default, and jNeuroML's for networks without temperature
+POISSON_SEED = 1
+
+
+def _is_lems(model: Path) -> bool:
+    return model.suffix == ".xml" and not model.name.endswith(".nml")
+
+
+def _spike_sources(length_ms: float, seed: int):
+    """Spike times of NeuroML spike-source populations (every node of a population shares
+    the component, so spikeArray/spikeGenerator nodes fire alike, as in NeuroML)."""
+
+    def times_of(pop: Any, element: str, item: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+        where = f"{element} id={item.id}"
+        if element == "spikeArray":
+            one = sorted(units.parse(s.time, "time", where=where) for s in item.spikes)
+            per_node = [np.array(one)] * n
+        elif element == "spikeGenerator":
+            period = units.parse(item.period, "time", where=f"{where} period")
+            per_node = [np.arange(period, length_ms + 1e-9, period)] * n
+        else:  # spikeGeneratorPoisson: our own stream, not jNeuroML's draws
+            rate = units.parse(item.average_rate, "per_time", where=f"{where} averageRate")
+            rng = np.random.default_rng([seed, POISSON_SEED, sum(map(ord, pop.id))])
+            per_node = []
+            for _ in range(n):
+                gaps = rng.exponential(1.0 / rate, int(rate * length_ms * 2 + 20))
+                t = np.cumsum(gaps)
+                per_node.append(t[t < length_ms])
+        ids = np.concatenate([np.full(len(t), i, np.uint64) for i, t in enumerate(per_node)])
+        times = np.concatenate(per_node) if per_node else np.zeros(0)
+        return ids, times
+
+    return times_of
+
+
+def convert_model(model: Path, out: Path) -> Path:
+    """Convert a .net.nml or LEMS_*.xml into `out`; returns the simulation config path."""
+    model = Path(model).resolve()
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    lems: LemsSimulation | None = read_lems(model) if _is_lems(model) else None
+    if lems is not None:
+        nml = [i for i in lems.includes if i.endswith(".nml")]
+        if not nml:
+            raise ConfigError("includes no NeuroML file", file=model, key="Include")
+        net_file = (model.parent / nml[-1]).resolve()
+        target = lems.target
+    else:
+        net_file, target = model, None
+    length = lems.length_ms if lems else 1000.0
+    seed = lems.seed if lems and lems.seed is not None else 1
+    converted = convert_network(net_file, out, target, _spike_sources(length, seed))
+    inputs, node_sets = _inputs(converted, net_file, length)
+    node_sets.update(converted.node_sets)
+    reports = _reports(converted, lems, model, node_sets) if lems else {}
+    _write_configs(converted, out, lems, seed, inputs, reports, node_sets)
+    return out / "simulation_config.json"
+
+
+def _inputs(converted: ConvertedNetwork, net_file: Path, length: float) -> tuple[dict, dict]:
+    document, inputs, node_sets = converted.document, {}, {}
+    generators = {g.id: ("pulse", g) for g in document.pulse_generators}
+    generators.update({g.id: ("pulse", g) for g in document.pulse_generator_dls})
+    generators.update({g.id: ("sine", g) for g in document.sine_generators})
+    for input_list in converted.network.input_lists:
+        if input_list.component not in generators:
+            raise ConfigError(
+                f"<inputList id=\"{input_list.id}\"> component '{input_list.component}' is not a"
+                " pulseGenerator, pulseGeneratorDL or sineGenerator (not yet converted)",
+                file=net_file,
+            )
+        kind, gen = generators[input_list.component]
+        population = converted.populations[input_list.populations]
+        by_weight: dict[float, list[int]] = defaultdict(list)
+        for item in [*input_list.input, *input_list.input_ws]:
+            weight = float(item.get_weight()) if hasattr(item, "get_weight") else 1.0
+            by_weight[weight].append(population.index[int(item.get_target_cell_id())])
+        for k, (weight, ids) in enumerate(sorted(by_weight.items())):
+            name = input_list.id if len(by_weight) == 1 else f"{input_list.id}__w{k}"
+            node_sets[name] = {"population": population.name, "node_id": sorted(ids)}
+            inputs[name] = _input_block(kind, gen, weight, name, net_file)
+    if converted.virtual_targets:
+        name = "neuroml_spike_source_targets"
+        node_sets[name] = sorted(converted.virtual_targets)
+        inputs["neuroml_spike_sources"] = {
+            "input_type": "spikes",
+            "module": "synapse_replay",
+            "delay": 0.0,
+            "duration": length,
+            "node_set": name,
+            "spike_file": "input_spikes.h5",
+        }
+    return inputs, node_sets
+
+
+def _input_block(kind: str, gen: Any, weight: float, node_set: str, net_file: Path) -> dict:
+    where = f"{type(gen).__name__} id={gen.id}"
+    dimension = "none" if type(gen).__name__.endswith("DL") else "current"
+    amplitude = units.parse(gen.amplitude, dimension, where=where) * weight
+    block = {
+        "input_type": "current_clamp",
+        "delay": units.parse(gen.delay, "time", where=where),
+        "duration": units.parse(gen.duration, "time", where=where),
+        "node_set": node_set,
+    }
+    if kind == "pulse":
+        return {**block, "module": "linear", "amp_start": amplitude, "amp_end": amplitude}
+    if units.parse(gen.phase, "none", where=where) != 0.0:
+        raise ConfigError(
+            f'<sineGenerator id="{gen.id}"> has a phase; SONATA sinusoidal has none', file=net_file
+        )
+    period = units.parse(gen.period, "time", where=where)
+    return {**block, "module": "sinusoidal", "amp_start": amplitude, "frequency": 1000.0 / period}
+
+
+def _reports(
+    converted: ConvertedNetwork, lems: LemsSimulation, model: Path, node_sets: dict
+) -> dict:
+    reports = {}
+    for output in lems.outputs:
+        cells: dict[str, set[int]] = defaultdict(set)
+        for column_id, quantity in output.columns:
+            population, index, rest = parse_cell_path(quantity)
+            variable = rest.rsplit("/", 1)[-1]
+            if variable != "v" or population not in converted.populations:
+                raise ConfigError(
+                    f"<OutputColumn id=\"{column_id}\"> quantity '{quantity}': only the membrane"
+                    " potential v of a network cell is converted to a report",
+                    file=model,
+                )
+            cells[population].add(converted.populations[population].index[index])
+        for population, ids in sorted(cells.items()):
+            name = output.id if len(cells) == 1 else f"{output.id}__{population}"
+            node_sets[f"report_{name}"] = {"population": population, "node_id": sorted(ids)}
+            reports[name] = {
+                "cells": f"report_{name}",
+                "type": "compartment",
+                "variable_name": "v",
+                "sections": "soma",
+                "unit": "mV",
+                "dt": lems.step_ms,
+                "start_time": 0.0,
+                "end_time": lems.length_ms,
+            }
+    return reports
+
+
+def _write_configs(
+    converted, out: Path, lems, seed: int, inputs: dict, reports: dict, node_sets: dict
+) -> None:
+    network = converted.network
+    temperature = getattr(network, "temperature", None)
+    celsius = units.temperature_celsius(temperature) if temperature else DEFAULT_CELSIUS
+    sonata_writer.write_node_sets(out / "node_sets.json", node_sets)
+    types = {p.name: {"type": p.type} for p in converted.populations.values()}
+    edges = [
+        {
+            "edges_file": out / "edges.h5",
+            "populations": {n: {"type": t} for n, t in converted.edges},
+        }
+    ]
+    sonata_writer.write_circuit_config(
+        out / "circuit_config.json",
+        nodes=[{"nodes_file": out / "nodes.h5", "populations": types}],
+        edges=edges if converted.edges else [],
+        components={
+            "biophysical_neuron_models_dir": out / "cells",
+            "synaptic_models_dir": out / "synapses",
+        },
+        node_sets_file=out / "node_sets.json",
+    )
+    run = {
+        "tstop": lems.length_ms if lems else 1000.0,
+        "dt": lems.step_ms if lems else 0.025,
+        "random_seed": seed,
+    }
+    sonata_writer.write_simulation_config(
+        out / "simulation_config.json",
+        network=out / "circuit_config.json",
+        run=run,
+        output={
+            "output_dir": out / "output",
+            "spikes_file": "spikes.h5",
+            "spikes_sort_order": "by_time",
+        },
+        conditions={"celsius": celsius, "v_init": -65.0},
+        inputs=inputs or None,
+        reports=reports or None,
+        node_sets_file=out / "node_sets.json",
+    )
+    if not (out / "synapses").exists():
+        (out / "synapses").mkdir()
+    shutil.rmtree(out / "output", ignore_errors=True)
