@@ -220,6 +220,8 @@ def build_point_cell(h: Any, model: PointCellModel, name: str) -> tuple[Any, Any
 class NmlPointCellManager(NodeManager):
     """Cells of a population whose templates are `nml:` files of point cells."""
 
+    own_spike_threshold = True  # each cell's threshold, never run.spike_threshold
+
     def __init__(self, info: NodePopulationInfo, storage: Any, offset: int, models: dict):
         super().__init__(info, storage, offset)
         self.models = models  # template -> PointCellModel

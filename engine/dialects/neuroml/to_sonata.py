@@ -131,8 +131,11 @@ def convert_network(
         list_name, element, item = found
         ids, xyz = _population_nodes(pop)
         n = len(ids)
+        sonata_name = next(
+            (p.value for p in pop.properties if p.tag == "sonata_population"), pop.id
+        )
         converted = ConvertedPopulation(
-            pop.id,
+            sonata_name,
             "virtual",
             pop.component,
             element,
@@ -141,7 +144,7 @@ def convert_network(
         )
         attributes: dict[str, Any] = {"model_type": np.full(n, "virtual", dtype=object)}
         if element in SPIKE_SOURCE_LISTS.values():
-            spikes[pop.id] = spike_sources(pop, element, item, n)
+            spikes[sonata_name] = spike_sources(pop, element, item, n)
             attributes["model_template"] = np.full(n, f"neuroml:{pop.component}", dtype=object)
         elif element in SYNAPSE_LISTS.values():
             raise ConfigError(
@@ -159,9 +162,9 @@ def convert_network(
             attributes["model_type"] = np.full(n, converted.type, dtype=object)
         if xyz is not None:
             attributes.update({a: xyz[:, k] for k, a in enumerate("xyz")})
-        sonata_writer.write_nodes(nodes_file, pop.id, attributes)
+        sonata_writer.write_nodes(nodes_file, sonata_name, attributes)
         result.populations[pop.id] = converted
-        result.node_sets[pop.id] = {"population": pop.id}
+        result.node_sets[sonata_name] = {"population": sonata_name}
     _convert_projections(result, net_file, out)
     if spikes:
         from engine.io.spike_file import write_spike_file

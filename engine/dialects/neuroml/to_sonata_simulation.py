@@ -156,7 +156,8 @@ def _reports(
             cells[population].add(converted.populations[population].index[index])
         for population, ids in sorted(cells.items()):
             name = output.id if len(cells) == 1 else f"{output.id}__{population}"
-            node_sets[f"report_{name}"] = {"population": population, "node_id": sorted(ids)}
+            sonata_name = converted.populations[population].name
+            node_sets[f"report_{name}"] = {"population": sonata_name, "node_id": sorted(ids)}
             reports[name] = {
                 "cells": f"report_{name}",
                 "type": "compartment",

@@ -199,6 +199,7 @@ class EdgeManager:
             return  # virtual sources drive synapses only through replay inputs
         simulated_sources = simulated.get(self.source.name, set())
         pc, threshold = sim.pc, settings.run.spike_threshold
+        own_threshold = getattr(self.source, "own_spike_threshold", False)  # NeuroML cells
         offset = self.source.offset
         for i in range(n):
             src = int(local.source_ids[i])
@@ -207,7 +208,8 @@ class EdgeManager:
             nc = pc.gid_connect(src + offset, local.targets[i])
             nc.delay = float(local.delays[i])
             self.configure_netcon(nc, i, NETCON_PRESYNAPTIC)
-            nc.threshold = threshold
+            if not own_threshold:
+                nc.threshold = threshold
             self.netcons.append(nc)
 
     def _connect_artificial(self, ctx: Any, plan: Any, onto_points: np.ndarray) -> None:

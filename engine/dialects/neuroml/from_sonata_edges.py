@@ -1,0 +1,237 @@
+"""Edges, inputs and outputs of `convert --to neuroml` (see from_sonata)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EDGE_ATTRIBUTES = (
+    "syn_weight",
+    "delay",
+    "conductance",
+    "model_template",
+    "neuroml_pre_segment_id",
+    "neuroml_pre_fraction_along",
+    "neuroml_post_segment_id",
+    "neuroml_post_fraction_along",
+)
+
+
+def _edges(info: Any) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    import libsonata
+
+    storage = libsonata.EdgeStorage(str(info.edges_file)).open_population(info.name)
+    everything = libsonata.Selection([(0, storage.size)])
+    attrs = {
+        n: np.asarray(storage.get_attribute(n, everything))
+        for n in EDGE_ATTRIBUTES
+        if n in storage.attribute_names
+    }
+    return (
+        np.asarray(storage.source_nodes(everything)),
+        np.asarray(storage.target_nodes(everything)),
+        attrs,
+    )
+
+
+def _projection(doc, net, edge_name, info, components, out: Path, included: set, problems) -> None:
+    import neuroml
+
+    from engine.dialects.neuroml.from_sonata import _include, _locate, nml_id
+
+    if info.source not in components or info.target not in components:
+        return  # an end that NeuroML cannot express is already listed
+    src, tgt, attrs = _edges(info)
+    n = src.size
+    if not n:
+        return
+    seg = {
+        k: attrs.get(k, np.zeros(n) if "segment" in k else np.full(n, 0.5))
+        for k in EDGE_ATTRIBUTES[4:]
+    }
+    if info.type == "electrical":
+        g = attrs.get("conductance", attrs.get("syn_weight", np.zeros(n)) * 1e3)
+        gmax = float(np.max(np.abs(g))) or 1.0
+        gap_id = nml_id(f"{edge_name}_gap")
+        doc.gap_junctions.append(neuroml.GapJunction(id=gap_id, conductance=f"{gmax!r}nS"))
+        proj = neuroml.ElectricalProjection(
+            id=nml_id(edge_name),
+            presynaptic_population=_pop_id(components, info.source),
+            postsynaptic_population=_pop_id(components, info.target),
+        )
+        for k in range(n):
+            pre, i = _locate(components, info.source, int(src[k]))
+            post, j = _locate(components, info.target, int(tgt[k]))
+            proj.electrical_connection_instance_ws.append(
+                neuroml.ElectricalConnectionInstanceW(
+                    id=k,
+                    pre_cell=f"../{pre.id}/{i}/{pre.component}",
+                    post_cell=f"../{post.id}/{j}/{post.component}",
+                    pre_segment=int(seg["neuroml_pre_segment_id"][k]),
+                    post_segment=int(seg["neuroml_post_segment_id"][k]),
+                    pre_fraction_along=float(seg["neuroml_pre_fraction_along"][k]),
+                    post_fraction_along=float(seg["neuroml_post_fraction_along"][k]),
+                    synapse=gap_id,
+                    weight=float(g[k]) / gmax,
+                )
+            )
+        net.electrical_projections.append(proj)
+        return
+    templates = sorted({str(t) for t in attrs.get("model_template", np.array([""]))})
+    if len(templates) != 1 or not templates[0].startswith("nml:"):
+        problems.add("synapses that are not NeuroML files", f"{edge_name} ({', '.join(templates)})")
+        return
+    source = (
+        Path(info.synaptic_models_dir or info.edges_file.parent)
+        / templates[0][4:].partition("#")[0]
+    )
+    synapse = _include(doc, source, out, included, problems)
+    weights = attrs.get("syn_weight", np.ones(n))
+    delays = attrs.get("delay", np.zeros(n))
+    projections: dict[tuple[str, str], Any] = {}
+    for k in range(n):
+        pre, i = _locate(components, info.source, int(src[k]))
+        post, j = _locate(components, info.target, int(tgt[k]))
+        key = (pre.id, post.id)
+        if key not in projections:
+            ident = (
+                nml_id(edge_name) if not projections else nml_id(f"{edge_name}_{len(projections)}")
+            )
+            projections[key] = neuroml.Projection(
+                id=ident,
+                presynaptic_population=pre.id,
+                postsynaptic_population=post.id,
+                synapse=synapse,
+            )
+        proj = projections[key]
+        proj.connection_wds.append(
+            neuroml.ConnectionWD(
+                id=len(proj.connection_wds),
+                pre_cell_id=f"../{pre.id}/{i}/{pre.component}",
+                post_cell_id=f"../{post.id}/{j}/{post.component}",
+                pre_segment_id=int(seg["neuroml_pre_segment_id"][k]),
+                post_segment_id=int(seg["neuroml_post_segment_id"][k]),
+                pre_fraction_along=float(seg["neuroml_pre_fraction_along"][k]),
+                post_fraction_along=float(seg["neuroml_post_fraction_along"][k]),
+                weight=float(weights[k]),
+                delay=f"{float(delays[k])!r}ms",
+            )
+        )
+    net.projections.extend(projections.values())
+
+
+def _pop_id(components: dict, population: str) -> str:
+    groups = components[population]
+    if len(groups) != 1:
+        raise ValueError(
+            f"population {population} was split into {len(groups)} NeuroML populations"
+        )
+    return groups[0][0].id
+
+
+def _node_ids(setup: Any, node_set: str) -> dict[str, np.ndarray]:
+    import libsonata
+
+    sets = (
+        libsonata.NodeSets.from_file(str(setup.node_sets_files[-1]))
+        if setup.node_sets_files
+        else None
+    )
+    result = {}
+    for population, info in setup.node_populations.items():
+        storage = libsonata.NodeStorage(str(info.nodes_file)).open_population(population)
+        try:
+            selection = sets.materialize(node_set, storage)
+        except Exception:  # the node set names nothing of this population
+            continue
+        ids = np.asarray(selection.flatten())
+        if ids.size:
+            result[population] = ids
+    return result
+
+
+def _inputs(doc, net, sim, setup, components, problems) -> int:
+    import neuroml
+
+    from engine.dialects.neuroml.from_sonata import _locate, nml_id
+
+    count = 0
+    for name in sim.list_input_names:
+        block = sim.input(name)
+        module = str(block.module).split(".")[-1].lower()
+        if module in ("synapse_replay", "replay"):
+            continue  # the virtual populations are spikeArrays
+        if module == "linear" and float(block.amp_start) == float(block.amp_end):
+            gen = neuroml.PulseGenerator(
+                id=nml_id(name),
+                delay=f"{block.delay!r}ms",
+                duration=f"{block.duration!r}ms",
+                amplitude=f"{block.amp_start!r}nA",
+            )
+            doc.pulse_generators.append(gen)
+        elif module == "sinusoidal":
+            gen = neuroml.SineGenerator(
+                id=nml_id(name),
+                delay=f"{block.delay!r}ms",
+                duration=f"{block.duration!r}ms",
+                amplitude=f"{block.amp_start!r}nA",
+                period=f"{1000.0 / block.frequency!r}ms",
+                phase="0",
+            )
+            doc.sine_generators.append(gen)
+        else:
+            problems.add("inputs without a NeuroML counterpart", f"{name} ({module})")
+            continue
+        for population, ids in sorted(_node_ids(setup, block.node_set).items()):
+            if population not in components:
+                continue
+            by_pop: dict[str, Any] = {}
+            for node in ids:
+                pop, i = _locate(components, population, int(node))
+                if pop.id not in by_pop:
+                    by_pop[pop.id] = neuroml.InputList(
+                        id=nml_id(f"{name}_{pop.id}"), component=gen.id, populations=pop.id
+                    )
+                inputs = by_pop[pop.id]
+                inputs.input.append(
+                    neuroml.Input(
+                        id=len(inputs.input),
+                        target=f"../{pop.id}/{i}/{pop.component}",
+                        destination="synapses",
+                    )
+                )
+            net.input_lists.extend(by_pop.values())
+            count += len(by_pop)
+    return count
+
+
+def _outputs(sim, setup, components, problems) -> tuple[list, list]:
+    from engine.dialects.neuroml.from_sonata import _locate
+    from engine.dialects.neuroml.lems import EventOutputFile, OutputFile
+
+    outputs = []
+    for name in sim.list_report_names:
+        report = sim.report(name)
+        if str(report.variable_name) != "v":
+            problems.add("reports of variables other than v", name)
+            continue
+        columns = []
+        for population, ids in sorted(_node_ids(setup, report.cells).items()):
+            if population not in components:
+                continue
+            for node in ids:
+                pop, i = _locate(components, population, int(node))
+                columns.append((f"{pop.id}_{i}", f"{pop.id}/{i}/{pop.component}/v"))
+        outputs.append(OutputFile(name, f"{name}.dat", columns))
+    selections = []
+    for population, groups in sorted(components.items()):
+        if setup.node_populations[population].is_virtual:
+            continue
+        for pop, ids in groups:
+            selections += [
+                (str(len(selections)), f"{pop.id}/{i}/{pop.component}", "spike")
+                for i in range(ids.size)
+            ]
+    return outputs, [EventOutputFile("spikes", "spikes.dat", "ID_TIME", selections)]
