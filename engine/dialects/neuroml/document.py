@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from engine.dialects.neuroml import quantities as units
+from engine.dialects.neuroml import units
 from engine.dialects.neuroml.channels import read_channel
 from engine.dialects.neuroml.model import (
     ConcentrationModel,

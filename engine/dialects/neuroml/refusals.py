@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.dialects.neuroml import quantities as units
+from engine.dialects.neuroml import units
 from engine.errors import CircuitError
 
 
