@@ -10,7 +10,6 @@ conversion back gives the same connections.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,9 +84,9 @@ def _write_component(item: Any, list_name: str, document: Any, path: Path, extra
     import neuroml.writers
 
     doc = neuroml.NeuroMLDocument(id=str(item.id))
-    getattr(doc, list_name).append(copy.deepcopy(item))
+    getattr(doc, list_name).append(item)  # shared, not copied: writing reads it only
     for name in extra:
-        getattr(doc, name).extend(copy.deepcopy(list(getattr(document, name, None) or [])))
+        getattr(doc, name).extend(list(getattr(document, name, None) or []))
     path.parent.mkdir(parents=True, exist_ok=True)
     neuroml.writers.NeuroMLWriter.write(doc, str(path))
 
