@@ -29,9 +29,9 @@ from engine.dialects.neuroml.documents import (
     refused_elements,
 )
 from engine.errors import CircuitError
-from engine.managers.attributes import AttributeReader
-from engine.managers.cells import BiophysicalCell
-from engine.managers.nodes import NodeManager
+from engine.io.attributes import AttributeReader
+from engine.managers.cells.cell import BiophysicalCell
+from engine.managers.cells.nodes import NodeManager
 
 CM = 1.0  # uF/cm2 of the section; its area makes cm * area equal to the cell's C
 FIXED_CAPACITANCE_NF = 1.0  # izhikevichCell has no C: 1 nF makes a DL input I equal I nA

@@ -24,7 +24,7 @@ from engine.dialects.neuroml.documents import (
     refused_elements,
 )
 from engine.errors import CircuitError
-from engine.managers.synapse_models import LinearModel, ModelContext, SynapseModel
+from engine.managers.synapses.models import LinearModel, ModelContext, SynapseModel
 
 # element -> (mechanism, {libNeuroML attribute: (mod parameter, dimension)})
 SYNAPSE_TYPES: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {

@@ -189,6 +189,24 @@ def _edge_arrays(connections: list, pre: ConvertedPopulation, post: ConvertedPop
     return {"src": src, "tgt": tgt, **columns}
 
 
+def _write_edges(
+    result, edges_file: Path, name: str, kind: str, pre, post, arrays, attributes
+) -> None:
+    """One edge population (sorted by target, with libsonata's indices)."""
+    sonata_writer.write_edges(
+        edges_file,
+        name,
+        pre.name,
+        post.name,
+        arrays["src"],
+        arrays["tgt"],
+        attributes,
+        n_source_nodes=len(pre.index),
+        n_target_nodes=len(post.index),
+    )
+    result.edges.append((name, kind))
+
+
 def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) -> None:
     document, edges_file = result.document, out / "edges.h5"
     result.edges = []  # type: ignore[attr-defined]
@@ -226,18 +244,7 @@ def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) ->
             "afferent_section_pos": np.full(n, 0.5),
             **{k: arrays[k] for k in EDGE_NML_ATTRIBUTES},
         }
-        sonata_writer.write_edges(
-            edges_file,
-            proj.id,
-            pre.name,
-            post.name,
-            arrays["src"],
-            arrays["tgt"],
-            attributes,
-            n_source_nodes=len(pre.index),
-            n_target_nodes=len(post.index),
-        )
-        result.edges.append((proj.id, "chemical"))
+        _write_edges(result, edges_file, proj.id, "chemical", pre, post, arrays, attributes)
         if pre.type == "virtual":
             result.virtual_targets.add(post.name)
     for proj in result.network.electrical_projections:
@@ -286,15 +293,4 @@ def _convert_electrical(
         "model_template": np.full(n, f"neuroml:{found[2].id}", dtype=object),
         **{k: arrays[k] for k in EDGE_NML_ATTRIBUTES},
     }
-    sonata_writer.write_edges(
-        edges_file,
-        proj.id,
-        pre.name,
-        post.name,
-        arrays["src"],
-        arrays["tgt"],
-        attributes,
-        n_source_nodes=len(pre.index),
-        n_target_nodes=len(post.index),
-    )
-    result.edges.append((proj.id, "electrical"))
+    _write_edges(result, edges_file, proj.id, "electrical", pre, post, arrays, attributes)
