@@ -51,9 +51,12 @@ def test_single_point_cell_matches_jneuroml(tmp_path, cell, amplitude, dl, route
     )
     (ref_spikes, ref_v), sonata = _both_routes(lems, tmp_path, route=route)
     ours = sonatasim_spikes(sonata / "output")
+    v = sonatasim_voltage(sonata / "output" / "v.h5", 0)
+    if route == "lems":  # jLEMS writes no events here: spikes from the resets of both traces
+        ours = {("cell", 0): _reset_spikes(v, STEP)}
+        ref_spikes = {("cell", 0): _reset_spikes(ref_v["v"][: v.size], STEP)}
     assert ref_spikes[("cell", 0)].size >= 3, "the reference cell should fire"
     worst = compare_spikes(ours, ref_spikes, [("cell", 0)], tolerance=0.1)
-    v = sonatasim_voltage(sonata / "output" / "v.h5", 0)
     n = min(v.size, ref_v["v"].size)
     rms = float(np.sqrt(np.mean((v[:n] - ref_v["v"][:n]) ** 2)))
     print(f"{cell}: {ours[('cell', 0)].size} spikes, worst {worst:.4f} ms, v rms {rms:.4f} mV")
@@ -80,7 +83,8 @@ def test_network_matches_jneuroml(tmp_path, ranks):
     cells = [("L23_exc_izh", i) for i in range(6)] + [("L23_inh_iafRef", i) for i in range(3)]
     assert sum(ref_spikes[c].size for c in cells) >= 20
     worst = compare_spikes(ours, ref_spikes, cells, tolerance=0.5)
-    differences = np.concatenate([np.abs(ours[c] - ref_spikes[c]) for c in cells])
+    empty = np.zeros(0)
+    differences = np.concatenate([np.abs(ours.get(c, empty) - ref_spikes[c]) for c in cells])
     assert float(np.median(differences)) < 0.05
     for i in range(2):
         v = sonatasim_voltage(sonata / "output" / "voltages__L5_burst_adex.h5", i)
