@@ -87,7 +87,11 @@ def model_dirs(info: Any) -> tuple[Path, ...]:
 def write_mod_dir(files: list[Path], root: Path) -> Path | None:
     """All generated mechanisms of these files in one folder (named by their content)."""
     texts: dict[str, str] = {}
+    from engine.dialects.neuroml.point_cells import is_point_cell_file
+
     for path in files:
+        if is_point_cell_file(path):
+            continue  # point cells run our own mod/sonatasim_nml_*.mod
         texts.update(cell_mechanisms(load_cell(path)).texts)
     if not texts:
         return None
