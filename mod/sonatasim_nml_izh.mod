@@ -26,6 +26,7 @@ PARAMETER {
     c = -65 (1)
     d = 6 (1)
     thresh = 30 (mV)
+    per_ms = 1 (/ms)  : a unit factor (CoreNEURON's NMODL takes no unit literal in a derivative)
 }
 
 ASSIGNED {
@@ -48,7 +49,7 @@ BREAKPOINT {
 }
 
 DERIVATIVE states {
-    U' = a * (b * v - U) * (1 (/ms))
+    U' = a * (b * v - U) * per_ms
 }
 
 NET_RECEIVE(w) {
