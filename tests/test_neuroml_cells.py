@@ -27,7 +27,8 @@ import pytest
 
 from engine.dialects.neuroml.example import CELL_ID, write_circuit
 from tests.conftest import run_cli
-from tests.reference.jneuroml_cell import java_available, run_jneuroml
+from tests.neuroml_reference import require_java
+from tests.reference.jneuroml_cell import run_jneuroml
 
 DT = 0.0025
 TSTOP = 80.0
@@ -40,8 +41,7 @@ pytestmark = [pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    if not java_available():
-        pytest.skip("java or pynml missing: jNeuroML is the reference of these tests")
+    require_java()
     root = tmp_path_factory.mktemp("nml_reference")
     config = _circuit(root / "circuit")
     cell = root / "circuit" / "components" / "neuroml_models" / f"{CELL_ID}.nml"

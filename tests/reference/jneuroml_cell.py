@@ -22,10 +22,6 @@ from neuroml.writers import NeuroMLWriter
 BIN = Path(sys.executable).parent
 
 
-def java_available() -> bool:
-    return shutil.which("java") is not None and (BIN / "pynml").exists()
-
-
 def run_jneuroml(
     workdir: Path,
     cell_file: Path,
