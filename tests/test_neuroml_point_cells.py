@@ -21,6 +21,7 @@ from tests.neuroml_reference import (
 pytestmark = pytest.mark.slow
 STEP = 0.0025
 NET_STEP = 0.0025
+EXPLOSIVE_UPSTROKE = {"tonic_izh2003"}
 
 
 def _both_routes(lems: Path, tmp_path: Path, ranks: int = 1, route: str = "neuron"):
@@ -39,6 +40,8 @@ def _both_routes(lems: Path, tmp_path: Path, ranks: int = 1, route: str = "neuro
         ("rs_izhikevich2007", 0.15, False, "neuron"),
         ("fs_iafRef", 0.3, False, "neuron"),
         ("plain_iaf", 0.5, False, "neuron"),
+        # jNeuroML's NEURON export of izhikevichCell leaves v at 0: its LEMS simulator
+        ("tonic_izh2003", 10.0, True, "lems"),
         pytest.param(
             "burst_adex",
             0.6,
@@ -63,13 +66,21 @@ def test_single_point_cell_matches_jneuroml(tmp_path, cell, amplitude, dl, route
     (ref_spikes, ref_v), sonata = _both_routes(lems, tmp_path, route=route)
     ours = sonatasim_spikes(sonata / "output")
     v = sonatasim_voltage(sonata / "output" / "v.h5", 0)
-    if route == "lems":  # jLEMS writes no events here: spikes from the resets of both traces
+    if route == "lems" and not ref_spikes.get(("cell", 0), np.zeros(0)).size:
+        # jLEMS wrote no events (adExIaFCell): spikes from the resets of both traces
         ours = {("cell", 0): _reset_spikes(v, STEP)}
         ref_spikes = {("cell", 0): _reset_spikes(ref_v["v"][: v.size], STEP)}
     assert ref_spikes[("cell", 0)].size >= 3, "the reference cell should fire"
     worst = compare_spikes(ours, ref_spikes, [("cell", 0)], tolerance=0.1)
     n = min(v.size, ref_v["v"].size)
-    rms = float(np.sqrt(np.mean((v[:n] - ref_v["v"][:n]) ** 2)))
+    kept = np.ones(n, dtype=bool)
+    if cell in EXPLOSIVE_UPSTROKE:
+        # Izhikevich 2003's v^2 term takes v from -40 to 30 mV in a few steps and resets:
+        # there a time offset already bounded by the spike check above (a step or two)
+        # is a ~95 mV difference per sample. Compare v where both traces are below 0 mV.
+        kept = (v[:n] < 0.0) & (ref_v["v"][:n] < 0.0)
+        assert kept.mean() > 0.99, "the masked samples should only be the spike peaks"
+    rms = float(np.sqrt(np.mean((v[:n] - ref_v["v"][:n])[kept] ** 2)))
     print(f"{cell}: {ours[('cell', 0)].size} spikes, worst {worst:.4f} ms, v rms {rms:.4f} mV")
     assert rms < 1.0, f"soma voltage RMS difference {rms} mV"
 
