@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.dialects.neuroml import quantities as units
+from engine.dialects.neuroml import units
 from engine.errors import ConfigError
 
 CORE_INCLUDES = ("Cells.xml", "Networks.xml", "Simulation.xml")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.dialects.neuroml import quantities as units
+from engine.dialects.neuroml import units
 from engine.dialects.neuroml.documents import (
     SYNAPSE_LISTS,
     components,

@@ -254,7 +254,7 @@ def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) ->
 def _convert_electrical(
     result: ConvertedNetwork, proj: Any, net_file: Path, edges_file: Path
 ) -> None:
-    from engine.dialects.neuroml import quantities as units
+    from engine.dialects.neuroml import units
 
     connections = [
         *proj.electrical_connections,

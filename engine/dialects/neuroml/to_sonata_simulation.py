@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.dialects.neuroml import quantities as units
+from engine.dialects.neuroml import units
 from engine.dialects.neuroml.lems import LemsSimulation, parse_cell_path, read_lems
 from engine.dialects.neuroml.to_sonata import ConvertedNetwork, convert_network
 from engine.errors import ConfigError

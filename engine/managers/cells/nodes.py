@@ -345,7 +345,7 @@ def make_node_manager(info: NodePopulationInfo, storage: Any, offset: int) -> No
 
     if info.is_virtual:
         return VirtualNodeManager(info, storage, offset)
-    from engine.dialects.neuroml.point_cells import point_cell_manager  # nml: point cells
+    from engine.managers.cells.neuroml_points import point_cell_manager  # nml: point cells
 
     if (nml := point_cell_manager(info, storage, offset)) is not None:
         return nml

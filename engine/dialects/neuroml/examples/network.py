@@ -2,13 +2,12 @@
 models and the benchmark's network.
 
 Why generated: every model we compare against jNeuroML is our own, written from the
-NeuroML element definitions; `python -m engine.dialects.neuroml.examples DIR` writes the
-example under configs/neuroml_network.
+NeuroML element definitions; `python -m engine.dialects.neuroml.examples network DIR` writes
+the example under configs/neuroml_network.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -290,8 +289,3 @@ def write_single_cell(
         ),
     )
     return lems
-
-
-if __name__ == "__main__":
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "configs/neuroml_network")
-    print(write_network(out))

@@ -1,4 +1,4 @@
-"""The ion channels of our example NeuroML cell (engine.dialects.neuroml.example).
+"""The ion channels of our example NeuroML cell (engine.dialects.neuroml.examples.cell).
 
 Squid-axon HH sodium/potassium/leak with q10 = 3 from 6.3 degC, channels using each of
 the other gate, variable and time-course forms, and two calcium channels.
