@@ -84,9 +84,6 @@ class Simulation:
         return self.simulator == CORENEURON
 
     def build(self) -> None:
-        from engine.managers.cells.morphology import MorphologyLoader
-        from engine.mechanisms import cache_dir, load_mechanisms
-
         setup, sim = self.setup, self.sim
         if sim.is_root:
             check_output_dir(setup.output.output_dir, setup.config_path)
@@ -104,6 +101,33 @@ class Simulation:
             events.persist(True)  # queued events must survive into the checkpoint
         if self.options.restore_dir is not None:
             self._read_checkpoint()
+        self.build_cells()
+        with self.timer.phase("synapses"), failure.doing("creating synapses"):
+            with self.overrides.applied(self.circuit):
+                self.circuit.create_edges()
+            self.minis = SpontaneousMinis(sim, self.circuit, setup)
+            self.minis.create()
+        with self.timer.phase("inputs"):
+            self._create_inputs()
+            self.delayed_weight_changes = self.overrides.schedule_delayed_weights(sim.h)
+        with self.timer.phase("modifications"):
+            self.modifications.apply(sim, self.circuit)
+        with self.timer.phase("reports"):
+            self.reports = ReportManager(sim, self.circuit, setup, self.coreneuron)
+            self.reports.create()
+        failure.watch_temporaries(self._output_folders())
+        self.spikes = SpikeRecorder(sim)
+        if self.coreneuron:
+            from engine.coreneuron.support import refuse_unsupported
+
+            refuse_unsupported(self)
+
+    def build_cells(self) -> None:
+        """Mechanisms and cells only (also what `sonatasim electrodes` needs)."""
+        from engine.managers.cells.morphology import MorphologyLoader
+        from engine.mechanisms import cache_dir, load_mechanisms
+
+        setup, sim = self.setup, self.sim
         with self.timer.phase("mechanisms"), failure.doing("loading mechanisms"):
             from engine.dialects.neuroml.generated import with_generated
 
@@ -127,25 +151,6 @@ class Simulation:
             sim.nranks,
             ", ".join(f"{k}={v}" for k, v in self.circuit.offsets.items()),
         )
-        with self.timer.phase("synapses"), failure.doing("creating synapses"):
-            with self.overrides.applied(self.circuit):
-                self.circuit.create_edges()
-            self.minis = SpontaneousMinis(sim, self.circuit, setup)
-            self.minis.create()
-        with self.timer.phase("inputs"):
-            self._create_inputs()
-            self.delayed_weight_changes = self.overrides.schedule_delayed_weights(sim.h)
-        with self.timer.phase("modifications"):
-            self.modifications.apply(sim, self.circuit)
-        with self.timer.phase("reports"):
-            self.reports = ReportManager(sim, self.circuit, setup, self.coreneuron)
-            self.reports.create()
-        failure.watch_temporaries(self._output_folders())
-        self.spikes = SpikeRecorder(sim)
-        if self.coreneuron:
-            from engine.coreneuron.support import refuse_unsupported
-
-            refuse_unsupported(self)
 
     def _output_folders(self) -> list[Path]:
         """Where this run writes (spikes, reports): temporaries there go on SIGTERM."""

@@ -54,13 +54,14 @@ def test_transfer_matrix_is_the_line_source_formula(minimum):
     assert clamped < transfer_matrix(*segment, near, None)[0, 0]
 
 
-def _ecp_circuit(root):
+def ecp_circuit(root, n_exc=3, n_lgn=3, tstop=40.0, delay=5.0, electrodes=ELECTRODES):
+    """An Allen network with an ecp report "ecp.all.cells" (ecp.h5, auto distance)."""
     circuit = generate_allen_network(
-        root, n_exc=3, n_inh=1, n_lgn=3, lgn_rate_hz=30.0, tstop=40.0,
-        iclamp={"amp": 0.3, "delay": 5.0, "duration": 30.0},
+        root, n_exc=n_exc, n_inh=1, n_lgn=n_lgn, lgn_rate_hz=30.0, tstop=tstop,
+        iclamp={"amp": 0.3, "delay": delay, "duration": tstop - 2 * delay},
     )  # fmt: skip
     lines = ["x_pos y_pos z_pos channel"]
-    lines += [f"{x} {y} {z} {i}" for i, (x, y, z) in enumerate(ELECTRODES)]
+    lines += [f"{x} {y} {z} {i}" for i, (x, y, z) in enumerate(electrodes)]
     (root / "electrodes.csv").write_text("\n".join(lines) + "\n")
     sim = json.loads(circuit.simulation_config.read_text())
     sim["node_sets_file"] = "$BASE_DIR/node_sets.json"
@@ -80,7 +81,7 @@ def _read(path):
 
 @pytest.mark.mpi
 def test_ecp_report_layout_contributions_and_ranks(tmp_path, mechanisms_built):
-    circuit = _ecp_circuit(tmp_path / "net")
+    circuit = ecp_circuit(tmp_path / "net")
     assert read_electrodes(tmp_path / "net" / "electrodes.csv", "x").shape == (4, 3)
     outputs = {}
     for ranks in (1, 2):

@@ -21,8 +21,12 @@ projection falls within the minimum distance of the segment (same unless an elec
 within that distance of a segment's axis beyond its end). Axon stubs without 3-d points
 get NEURON's define_shape() points, as bmtk calls define_shape() after model processing.
 
-Memory: the transfer matrices (segments x channels per cell) and a block of per-cell rows,
-streamed to a part file per rank; at the end rank 0 adds the cells in gid order, row block
+Sampling: after each step one compiled gather copies every segment's i_membrane_ into a
+batch of rows; the products with the transfer matrices run once per batch (one matrix
+product per cell for thousands of frames), not once per step.
+
+Memory: the transfer matrices (segments x channels per cell), a batch of current rows and
+a block of per-cell rows (32 MB each at most), streamed to a part file per rank; at the end rank 0 adds the cells in gid order, row block
 by row block, so 1 and 2 ranks give identical files.
 """
 
@@ -45,6 +49,7 @@ log = logging.getLogger("sonatasim")
 
 SIGMA = 0.3  # S/m, bmtk's
 BLOCK_BYTES = 32 * 1024 * 1024
+BATCH_ENV = "SONATASIM_ECP_BATCH_ROWS"  # frames per batched product (default: by memory)
 POSITION = ("x", "y", "z")
 EULER = ("rotation_angle_xaxis", "rotation_angle_yaxis", "rotation_angle_zaxis")
 
@@ -90,44 +95,73 @@ def parse_minimum_distance(value: Any) -> float | str | None:
 
 def cell_segments(h: Any, cell: Any, rotation: np.ndarray, position: np.ndarray):
     """(p0, p1, diam) of every segment of a cell (section order), in global coordinates."""
+    segments = [(sec, seg.x) for sec in cell.sections if sec is not None for seg in sec]
+    return segment_geometry(h, cell, segments, rotation, position)
+
+
+def segment_geometry(h: Any, cell: Any, segments, rotation: np.ndarray, position: np.ndarray):
+    """(p0, p1, diam) of the given (section, x) segments of a cell, in global coordinates."""
     soma = cell.sections[0]
     n_soma = int(h.n3d(sec=soma))
     soma_points = np.array([[h.x3d(i, sec=soma), h.y3d(i, sec=soma), h.z3d(i, sec=soma)]
                             for i in range(n_soma)])  # fmt: skip
     centre = soma_points.mean(axis=0)
     starts, ends, diams = [], [], []
-    for sec in cell.sections:
-        if sec is None:
-            continue
-        n = int(h.n3d(sec=sec))
-        xyz = np.array([[h.x3d(i, sec=sec), h.y3d(i, sec=sec), h.z3d(i, sec=sec)]
-                        for i in range(n)]) - centre  # fmt: skip
-        arc = np.array([h.arc3d(i, sec=sec) for i in range(n)]) / sec.L
+    shapes: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+    for sec, x in segments:
+        if sec not in shapes:
+            n = int(h.n3d(sec=sec))
+            xyz = np.array([[h.x3d(i, sec=sec), h.y3d(i, sec=sec), h.z3d(i, sec=sec)]
+                            for i in range(n)]) - centre  # fmt: skip
+            shapes[sec] = (xyz, np.array([h.arc3d(i, sec=sec) for i in range(n)]) / sec.L)
+        xyz, arc = shapes[sec]
+        seg = sec(x)
         half = 0.5 / sec.nseg
-        for seg in sec:
-            for x, out in ((seg.x - half, starts), (seg.x + half, ends)):
-                out.append([np.interp(x, arc, xyz[:, k]) for k in range(3)])
-            diams.append(seg.diam)
+        for at, out in ((seg.x - half, starts), (seg.x + half, ends)):
+            out.append([np.interp(at, arc, xyz[:, k]) for k in range(3)])
+        diams.append(seg.diam)
     pivot = (soma_points - centre).mean(axis=0)  # ~0: the rotation centre, as bmtk's
     p0, p1 = np.array(starts) - pivot, np.array(ends) - pivot
     return p0 @ rotation.T + position, p1 @ rotation.T + position, np.array(diams)
 
 
-def transfer_matrix(p0, p1, diam, electrodes: np.ndarray, minimum_distance) -> np.ndarray:
+def placement(circuit: Any, population: str, node_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rotation matrix, position) of a node: rotation_angle_x/y/zaxis (Rx Ry Rz), x/y/z."""
+    from engine.stimuli.efield import euler_rotation
+
+    manager = circuit.node_managers[population]
+    ids = np.array([node_id], dtype=np.uint64)
+
+    def value(name: str) -> float:
+        return float(manager.attribute(name, ids)[0]) if manager.has_attribute(name) else 0.0
+
+    return euler_rotation(*(value(a) for a in EULER)), np.array([value(a) for a in POSITION])
+
+
+def transfer_matrix(
+    p0, p1, diam, electrodes: np.ndarray, minimum_distance, sigma: float = SIGMA,
+    method: str = "line",
+) -> np.ndarray:  # fmt: skip
     """(channels, segments) mV per nA of each segment's membrane current (LFPykit)."""
-    from lfpykit import CellGeometry, LineSourcePotential, lfpcalc
+    from lfpykit import CellGeometry, LineSourcePotential, PointSourcePotential, lfpcalc
 
     x, y, z = (np.column_stack([p0[:, k], p1[:, k]]) for k in range(3))
+    if method == "point":  # a point source at each segment's midpoint
+        model = PointSourcePotential(
+            CellGeometry(x=x, y=y, z=z, d=diam), x=electrodes[:, 0].copy(),
+            y=electrodes[:, 1].copy(), z=electrodes[:, 2].copy(), sigma=sigma,
+        )  # fmt: skip
+        return model.get_transformation_matrix()
     if minimum_distance == "auto":
         geometry = CellGeometry(x=x, y=y, z=z, d=diam)
         model = LineSourcePotential(
             geometry, x=electrodes[:, 0].copy(), y=electrodes[:, 1].copy(),
-            z=electrodes[:, 2].copy(), sigma=SIGMA,
+            z=electrodes[:, 2].copy(), sigma=sigma,
         )  # fmt: skip
         return model.get_transformation_matrix()
     limit = np.full(diam.size, float(minimum_distance or 0.0))
     return np.array(
-        [lfpcalc.calc_lfp_linesource(x, y, z, *e, SIGMA, limit) for e in electrodes]
+        [lfpcalc.calc_lfp_linesource(x, y, z, *e, sigma, limit) for e in electrodes]
     ).reshape(len(electrodes), diam.size)
 
 
@@ -169,7 +203,10 @@ class EcpRecorder:
         self.values = h.Vector(len(refs))
         self.bounds = np.cumsum([0] + [m.shape[1] for m in self.matrices])
         width = max(1, len(self.cells) * len(self.electrodes))
-        self.block = np.zeros((max(1, BLOCK_BYTES // (8 * width)), width))
+        rows = max(1, BLOCK_BYTES // (8 * max(width, len(refs))))
+        rows = int(os.environ.get(BATCH_ENV, 0) or rows)  # 1: a product per step (benchmark)
+        self.block = np.zeros((rows, width))
+        self.currents = np.zeros((rows, len(refs)))  # i_membrane_ rows of the batch (nA)
         self.filled = 0
         self.frame = 0
         self.part = spec.path.with_name(f"{spec.path.name}.rank{sim.rank}.tmp-{os.getpid()}")
@@ -192,42 +229,29 @@ class EcpRecorder:
         return [cells[g] for g in sorted(cells)]
 
     def _placements(self, circuit: Any) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        from engine.stimuli.efield import euler_rotation
-
-        out = {}
-        for gid, population, node_id, _ in self.cells:
-            manager = circuit.node_managers[population]
-            ids = np.array([node_id], dtype=np.uint64)
-
-            def value(name: str, manager: Any = manager, ids: np.ndarray = ids) -> float:
-                return (
-                    float(manager.attribute(name, ids)[0]) if manager.has_attribute(name) else 0.0
-                )
-
-            origin = np.array([value(a) for a in POSITION])
-            out[gid] = (euler_rotation(*(value(a) for a in EULER)), origin)
-        return out
+        return {gid: placement(circuit, pop, node) for gid, pop, node, _ in self.cells}
 
     def sample(self) -> None:
-        """One frame: each cell's M @ i_membrane_ (into the row block)."""
+        """One frame: this step's i_membrane_ into the batch (one compiled gather)."""
         if self.frame >= self.n_frames:
             return
         if self.pointers is not None:
             self.pointers.gather(self.values)
-            currents = self.values.as_numpy()
-            n = len(self.electrodes)
-            row = self.block[self.filled]
-            for k, matrix in enumerate(self.matrices):
-                row[k * n : (k + 1) * n] = matrix @ currents[self.bounds[k] : self.bounds[k + 1]]
+            self.currents[self.filled] = self.values.as_numpy()
         self.filled += 1
         self.frame += 1
         if self.filled == self.block.shape[0]:
             self.write_block()
 
     def write_block(self) -> None:
+        """The batch's rows: per cell, currents [rows x segments] @ M.T, then to the part."""
         if self.filled and self.cells:
+            n, rows = len(self.electrodes), self.filled
+            for k, matrix in enumerate(self.matrices):
+                chunk = self.currents[:rows, self.bounds[k] : self.bounds[k + 1]]
+                self.block[:rows, k * n : (k + 1) * n] = chunk @ matrix.T
             start = self.frame - self.filled
-            self._data[start : self.frame] = self.block[: self.filled]
+            self._data[start : self.frame] = self.block[:rows]
         self.filled = 0
 
     def close(self) -> tuple[str, list[tuple[int, int]]]:
