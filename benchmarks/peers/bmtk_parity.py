@@ -43,6 +43,8 @@ SCENARIOS = {
     "ecp_mindist": "as ecp, minimum_distance 5 um",
     "ecp_mpi2": "as ecp, both simulators on 2 MPI ranks",
     "iclamp_nwb": "8 cells, IClamp input_type nwb (an Allen-style sweep at 10 kHz, delay 20 ms)",
+    "iclamp_csv": "8 cells, IClamp input_type csv (steps of 5 ms from t = 0)",
+    "iclamp_csv_onset": "8 cells, IClamp input_type csv from 15 ms, 20 ms steps (bmtk pads on the 5 ms gcd grid)",
     "nwb_spikes": "8 cells, lgn spikes from an nwb file in bmtk's /processing layout",
 }
 ELECTRODES = [(0, 0, 0), (40, 80, 20), (-30, 200, 60), (10, -150, -40), (60, 20, 50), (0, 300, 0)]
@@ -88,6 +90,15 @@ def scenario_circuit(name: str, root: Path):
         sim["inputs"]["current_clamp"] = {
             "input_type": "nwb", "module": "IClamp", "node_set": "exc",
             "file": "$BASE_DIR/sweep.nwb", "sweep_id": 3, "delay": 20.0,
+        }  # fmt: skip
+    if name.startswith("iclamp_csv"):
+        onset, step = (15.0, 2.0) if name.endswith("onset") else (0.0, 0.5)
+        amps = [0.0, 0.1, 0.25, 0.4, 0.3, 0.3, 0.15, 0.35, 0.2, 0.0]
+        rows = [f"{onset + step * 10 * k} {a}" for k, a in enumerate(amps)]
+        (root / "clamp.csv").write_text("timestamps amps\n" + "\n".join(rows) + "\n")
+        sim["inputs"]["current_clamp"] = {
+            "input_type": "csv", "module": "IClamp", "node_set": "exc",
+            "file": "$BASE_DIR/clamp.csv",
         }  # fmt: skip
     if name == "nwb_spikes":
         import h5py

@@ -60,6 +60,17 @@ def sweep_input(
 ) -> dict[str, Any]:
     """One `replay` input per population, its trace file written under `folder`."""
     dt, samples = read_sweep(block, f"inputs.{name}")
+    delay = float(block.get("delay", 0.0))
+    return waveform_input(name, block, (dt, samples), members, folder, tstop, (delay, None))
+
+
+def waveform_input(
+    name: str, block: dict, trace: tuple[float, np.ndarray], members: dict[str, np.ndarray],
+    folder: Path, tstop: float, window: tuple[float, float | None],
+) -> dict[str, Any]:  # fmt: skip
+    """`trace` (dt, samples from t = 0) as a `replay` input, the clamp on over `window`
+    (delay, duration; None: to tstop), as Vector.play(amp, dt) into an IClamp."""
+    dt, samples = trace
     needed = int(np.ceil(float(tstop) / dt)) + 1  # Vector.play holds the last sample
     if samples.size and samples.size < needed:
         samples = np.concatenate([samples, np.full(needed - samples.size, samples[-1])])
@@ -74,13 +85,15 @@ def sweep_input(
             group["mapping/node_ids"] = ids
             group["mapping/index_pointers"] = np.arange(ids.size + 1, dtype=np.uint64)
             group["mapping/time"] = np.array([0.0, samples.size * dt, dt])
-    delay = float(block.get("delay", 0.0))
+    delay, duration = window
+    if duration is None:
+        duration = max(0.0, float(tstop) - delay)
     return {
         "module": "replay",
         "input_type": "current_clamp",
         "path": str(path),
         "delay": delay,
-        "duration": max(0.0, float(tstop) - delay),
+        "duration": duration,
         "node_set": block.get("node_set"),
         "interpolate": False,
     }

@@ -231,7 +231,7 @@ def _iclamp(name: str, block: dict[str, Any], notes: list[str], place: Any = Non
     location other than the soma centre ({set name: population} of the sets it wrote)."""
     if "input_file" in block:
         raise ConfigError(
-            "IClamp waveforms from files are not supported yet", key=f"inputs.{name}.input_file"
+            "IClamp input_file needs input_type csv (or nwb)", key=f"inputs.{name}.input_file"
         )
     pulses = [
         np.atleast_1d(np.asarray(block.get(k), dtype=float)) for k in ("amp", "delay", "duration")
@@ -288,6 +288,11 @@ def translate_inputs(
 
             members = node_set_members(block.get("node_set", ALL_CELLS), node_sets, readers or {})
             out[name] = sweep_input(name, block, members, folder, tstop)
+        elif module == "IClamp" and kind in ("csv", "file"):
+            from engine.dialects.allen.iclamp_csv import csv_input
+
+            members = node_set_members(block.get("node_set", ALL_CELLS), node_sets, readers or {})
+            out[name] = csv_input(name, block, members, folder, tstop)
         elif module == "IClamp":
             out.update(_iclamp(name, block, notes, place))
         elif kind == "spikes" and module in ("sonata", "h5", "csv", "nwb", "function"):
