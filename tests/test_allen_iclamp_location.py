@@ -137,7 +137,7 @@ def test_csv_iclamp_is_bmtks_vector_play(tmp_path, mechanisms_built, onset):
     played with Vector.play(amp, step) from t = 0 (onset 15 ms on 20 ms steps: bmtk's
     padding on the 5 ms gcd grid). Checked against a plain-NEURON IClamp fed that way."""
     circuit = generate_allen_network(tmp_path / "net", n_exc=1, n_inh=1, n_lgn=1, tstop=30.0)
-    amps = [0.0, 0.2, -0.1, 0.3] if onset else [0.05, 0.2, -0.1, 0.3, 0.1]  # ends on, then off
+    amps = [0.0, 0.2, -0.1, 0.3] if onset else [0.05, 0.2, -0.1, 0.3, 0.0]  # ends on / off
     step = 20.0 if onset else 2.5
     times = [onset + step * k for k in range(len(amps))]
     rows = "\n".join(f"{t},{a}" for t, a in zip(times, amps, strict=True))
@@ -155,8 +155,8 @@ def test_csv_iclamp_is_bmtks_vector_play(tmp_path, mechanisms_built, onset):
     (site,) = json.loads(str(data["sites"]))
     if onset:  # bmtk: 3 zeros of 5 ms, then each amplitude 4 times; on to 75 + 5 ms
         played, grid, stop = [0.0] * 3 + [a for a in amps for _ in range(4)], 5.0, 80.0
-    else:  # the last amplitude is 0.1: on for one more step (to 12.5 ms)
-        played, grid, stop = amps, step, 12.5
+    else:  # the last amplitude is 0: off at the last timestamp (10 ms), 0.3 up to it
+        played, grid, stop = amps, step, 10.0
     tstop = config["run"]["tstop"]
     plain = tmp_path / "plain.npz"
     run_python(REPO / "tests" / "reference" / "plain_iclamp_csv.py", json.dumps(played),

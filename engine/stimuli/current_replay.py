@@ -42,10 +42,11 @@ def trace_waveform(
         return None
     times = start + np.arange(n) * dt
 
-    def value(t: float) -> float:
+    def value(t: float, side: str = "right") -> float:
+        """The trace at t; side "left": the step value just before t (the window's end)."""
         if interpolate:
             return float(np.interp(t, times, samples))
-        return float(samples[min(int(np.searchsorted(times, t, side="right")) - 1, n - 1)])
+        return float(samples[max(0, min(int(np.searchsorted(times, t, side=side)) - 1, n - 1))])
 
     builder = SignalBuilder(0.0, lo)
     builder.point(0.0).point(value(lo))
@@ -56,7 +57,7 @@ def trace_waveform(
         for i in inside:  # a step at every sample time
             builder.samples([times[i], times[i]], [samples[i - 1], samples[i]], 0.0)
     builder.advance(hi - lo)
-    builder.point(value(hi))
+    builder.point(value(hi, "left"))  # a window ending on a sample time: no ramp into it
     return builder.point(0.0).waveform()
 
 
