@@ -20,17 +20,16 @@ rank count and the same circuit (refused otherwise, with the reason); the contin
 writes the spikes and report frames after the checkpoint time into its own output files,
 as a neurodamus restore does.
 
-CoreNEURON (issue 15 item 1, another worker) has its own checkpoint; the plan for it:
-`save` with CoreNEURON enabled sets `coreneuron.file_mode = True`, `model_path =
-DIR/coreneuron_input` and `save_path = DIR/coreneuron_state` before the psolve (the model
-must be on disk: CoreNEURON restores from files, as neurodamus' "no direct mode with
-save/restore"), and writes a manifest with simulator "CORENEURON"; `restore` builds the
-model in NEURON as today (outputs and reports need it), sets `restore_path` (and
-`skip_write_model_to_disk`, reading DIR/coreneuron_input) and lets psolve(tstop) go on.
-CoreNEURON's checkpoint carries its event queue and the Random123 positions of RANDOM
-variables itself; the report frames start at the checkpoint time as here. Until then
-SIMULATOR_NEURON is the only kind written, and a manifest of another kind is refused by
-name (`check_before_build`).
+CoreNEURON runs use the same checkpoint. In direct (in-memory) mode every psolve hands
+CoreNEURON's state back to NEURON at its end (voltages, mechanism states, the event queue,
+Random123 positions), so the run stops at the save time, this module saves NEURON's copy,
+and a restore puts it back into NEURON, whose next psolve hands it to CoreNEURON again.
+CoreNEURON's own `--checkpoint`/`--restore` (the wheel's `coreneuron.save_path` /
+`restore_path`) is not used: it is meant for file mode (neurodamus never combines it with
+direct mode; the model goes to disk with nrncore_write and is read back), and our CoreNEURON reports rely on direct mode filling NEURON's
+`Vector.record`. The manifest records the simulator; a checkpoint restores only with the
+simulator that wrote it (both kinds hold the same data, but only then do the segments add
+up to one run of that simulator, bit for bit).
 """
 
 from __future__ import annotations
@@ -278,7 +277,7 @@ def save(simulation: Any, directory: Path) -> Path:
             time=float(h.t),
             dt=float(h.dt),
             nranks=sim.nranks,
-            simulator=SIMULATOR_NEURON,
+            simulator=simulation.simulator,
             model=digest,
             reports=_report_names(simulation),
             config=str(simulation.setup.config_path),
@@ -298,12 +297,15 @@ def save(simulation: Any, directory: Path) -> Path:
 # Restore.
 
 
-def check_before_build(manifest: Manifest, directory: Path, setup: Any, nranks: int) -> None:
+def check_before_build(
+    manifest: Manifest, directory: Path, setup: Any, nranks: int, simulator: str = SIMULATOR_NEURON
+) -> None:
     """What can be refused before building anything: simulator, ranks, dt, tstop."""
-    if manifest.simulator != SIMULATOR_NEURON:
+    if manifest.simulator != simulator:
         raise CheckpointError(
-            f"this checkpoint was written by {manifest.simulator}; restoring it needs the"
-            f" same simulator",
+            f"this checkpoint was written by a {manifest.simulator} run and this run uses"
+            f" {simulator}: restore with the simulator that saved (--simulator"
+            f" {manifest.simulator.lower()}), so the segments add up to one run of it",
             file=directory,
             key="--restore",
         )

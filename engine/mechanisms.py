@@ -121,13 +121,26 @@ def collect_sources(extra_dirs: Sequence[Path]) -> dict[str, Path]:
     return sources
 
 
+CORENEURON_FLAGS_ENV = "SONATASIM_CORENEURON_CFLAGS"
+
+
+def coreneuron_flags() -> str:
+    """Extra compiler flags for a CoreNEURON build (opt-in, e.g. "-O3 -march=native").
+
+    Why opt-in: -march=native code runs only on CPUs like the one that compiled it, and a
+    shared cache may serve other nodes. nrnivmodl puts -incflags after its own -O2, so they
+    win; they are part of the build key, so builds with other flags never mix.
+    """
+    return " ".join(os.environ.get(CORENEURON_FLAGS_ENV, "").split())
+
+
 def build_key(sources: dict[str, Path], coreneuron: bool = False) -> str:
     """sha256 over file names and contents, the NEURON version, the machine and the kind
     of build (NEURON only, or with CoreNEURON)."""
     digest = hashlib.sha256()
     parts = [_KEY_SCHEMA, neuron_version(), platform.machine()]
     if coreneuron:
-        parts.append("coreneuron")
+        parts += ["coreneuron"] + ([coreneuron_flags()] if coreneuron_flags() else [])
     for part in parts:
         digest.update(part.encode() + b"\0")
     for name in sorted(sources):
@@ -269,7 +282,10 @@ def _compile(sources: dict[str, Path], root: Path, key: str, coreneuron: bool = 
     for name, path in sources.items():
         shutil.copyfile(path, work / name)
     log_path = work / LOG_NAME
-    command = [nrnivmodl_path(), "-coreneuron", "."] if coreneuron else [nrnivmodl_path()]
+    command = [nrnivmodl_path()]
+    if coreneuron:
+        flags = coreneuron_flags()
+        command += ["-coreneuron"] + (["-incflags", flags] if flags else []) + ["."]
     LOG.info("compiling %d mechanism files with %s", len(sources), command[0])
     with open(log_path, "w") as log:
         log.write(f"# {' '.join(command)} in {work}\n")

@@ -96,7 +96,6 @@ class Simulation:
         if self.options.save_dir is not None:
             from engine import events
 
-            self._refuse_coreneuron_checkpoints()
             self._save_time()  # a bad --save-time fails before the build
             events.persist(True)  # queued events must survive into the checkpoint
         if self.options.restore_dir is not None:
@@ -229,22 +228,12 @@ class Simulation:
         if save_at is not None:  # a restored run that starts at or after --save-time
             self._save_checkpoint()
 
-    def _refuse_coreneuron_checkpoints(self) -> None:
-        if self.coreneuron:
-            raise ConfigError(
-                "--save/--restore work with NEURON only for now (CoreNEURON checkpoints are"
-                " not implemented yet); use target_simulator NEURON or --simulator neuron",
-                file=self.setup.config_path,
-                key="target_simulator",
-            )
-
     def _read_checkpoint(self) -> None:
         from engine import checkpoint
 
-        self._refuse_coreneuron_checkpoints()
         manifest = checkpoint.Manifest.read(self.options.restore_dir)
         checkpoint.check_before_build(
-            manifest, self.options.restore_dir, self.setup, self.sim.nranks
+            manifest, self.options.restore_dir, self.setup, self.sim.nranks, self.simulator
         )
         self.setup.restart_time = manifest.time
         self.checkpoint = manifest
@@ -292,15 +281,29 @@ class Simulation:
         runner = CoreNeuronRunner(
             sim, self.library, has_gap_junctions=self.circuit.has_gap_junctions
         )
-        runner.enable()
-        try:
-            with (
-                self.timer.phase("run"),
-                progress_bar(sim, self.options.progress, run.tstop, "CoreNEURON", "ms") as step,
-            ):
-                runner.run(run.tstop, run.dt, self.reports.max_chunk_ms(), self.reports.flush, step)
-        finally:
-            runner.disable()
+        save_at = self._save_time()
+        if save_at is not None and sim.h.t >= save_at - 0.5 * run.dt:
+            save_at = None  # a restored run that starts at or after --save-time
+            self._save_checkpoint()
+        # Each psolve hands CoreNEURON's state (voltages, mechanism states, event queue,
+        # Random123 positions) back to NEURON, so a CoreNEURON checkpoint is NEURON's: stop
+        # at --save-time, save as with NEURON, go on with CoreNEURON.
+        ends = [save_at, run.tstop] if save_at is not None else [run.tstop]
+        with (
+            self.timer.phase("run"),
+            progress_bar(
+                sim, self.options.progress, run.tstop - sim.h.t, "CoreNEURON", "ms"
+            ) as step,
+        ):
+            for end in ends:
+                runner.enable()
+                try:
+                    chunk = self.reports.max_chunk_ms()
+                    runner.run(end, run.dt, chunk, self.reports.flush, step)
+                finally:
+                    runner.disable()
+                if end == save_at:
+                    self._save_checkpoint()
 
     def write_outputs(self) -> Path:
         out = self.setup.output

@@ -186,3 +186,16 @@ def test_coreneuron_builds_are_keyed_apart_from_neuron_builds():
     sources = mechanisms.collect_sources([])
     assert mechanisms.build_key(sources, coreneuron=True) != mechanisms.build_key(sources)
     assert mechanisms.build_key(sources, coreneuron=False) == mechanisms.build_key(sources)
+
+
+def test_coreneuron_compiler_flags_key_their_own_builds(monkeypatch):
+    from engine import mechanisms
+
+    sources = mechanisms.collect_sources([])
+    generic = mechanisms.build_key(sources, coreneuron=True)
+    monkeypatch.setenv(mechanisms.CORENEURON_FLAGS_ENV, " -O3   -march=native ")
+    assert mechanisms.coreneuron_flags() == "-O3 -march=native"
+    tuned = mechanisms.build_key(sources, coreneuron=True)
+    assert tuned not in (generic, mechanisms.build_key(sources))
+    monkeypatch.setenv(mechanisms.CORENEURON_FLAGS_ENV, "-O3")
+    assert mechanisms.build_key(sources, coreneuron=True) not in (generic, tuned)

@@ -56,6 +56,13 @@ class CoreNeuronRecorder(ReportRecorder):
         self.frame = 0
         self._first_step = round(self.h.t / self.spec.sim_dt)
 
+    def on_restore(self) -> None:
+        """After a checkpoint restore: sample 0 is still finitialize's (t = 0) value; the
+        checkpoint time's value replaces it, as a run that went through that time holds."""
+        for vector, ref in zip(self._vectors, self.refs, strict=True):
+            vector.resize(0)
+            vector.append(ref[0])
+
     def collect(self) -> None:
         """After a psolve chunk: write the frames the vectors now hold, empty them."""
         if not self._vectors or self.writer is None:

@@ -149,6 +149,9 @@ class ReportManager:
     def rearm(self) -> None:
         """After a restore replaced the event queue: start the frame clocks again."""
         self._on_init()
+        if self.coreneuron:
+            for recorder in self.recorders:
+                recorder.on_restore()
 
     def flush(self) -> None:
         """Between psolve chunks: move buffered frames to disk once half the budget is used
