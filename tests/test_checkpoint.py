@@ -164,6 +164,13 @@ def test_coreneuron_two_segments_equal_one_coreneuron_run(circuit, tmp_path, ran
     assert json.loads((ckpt / "manifest.json").read_text())["simulator"] == "CORENEURON"
     run_cli("run", full, *core, "--output-dir", out["second"], "--restore", ckpt, ranks=ranks)
     _check_segments(out["full"], out["first"], out["second"], minimum=5)
+    if ranks == 1:  # --save-time: CoreNEURON stops, the state is saved, CoreNEURON goes on
+        midway, again = tmp_path / "midway_ckpt", tmp_path / "again"
+        run_cli("run", full, *core, "--output-dir", tmp_path / "midway", "--save", midway,
+                "--save-time", T_SAVE)  # fmt: skip
+        assert _spikes(tmp_path / "midway" / "spikes.h5") == _spikes(out["full"] / "spikes.h5")
+        run_cli("run", full, *core, "--output-dir", again, "--restore", midway)
+        _check_segments(out["full"], out["first"], again, minimum=5)
     if ranks == 1:  # a CoreNEURON checkpoint is continued by CoreNEURON only
         result = run_cli("run", full, "--output-dir", tmp_path / "n", "--restore", ckpt,
                          check=False)  # fmt: skip
