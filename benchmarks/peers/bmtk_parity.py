@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Issue 17 (bmtk parity) checks against real bmtk 1.2.0 bionet, on the peer harness.
 
-Runners from drivers.py and bmtk_driver.py, comparisons from comparison.py.
+Runners from drivers.py and bmtk_driver.py, comparisons from comparison.py (outputs) and
+model_comparison.py.
 
 Usage (repository root, project venv; bmtk venv in $BMTK_VENV):
 

@@ -12,7 +12,7 @@ Usage (from the repository root, with the project venv):
 (`$BMTK_VENV`, default /tmp/bmtkvenv) and sonatasim (in-process, or under MPI), both
 through bmtk_driver.py, and compares spikes bit for bit, soma-v reports at float32, and
 the built model (sections, segments, parameters, NetCons) from a dump of the NEURON state
-taken after each run (comparison.py). The results go to `<work>/results.json` and to
+taken after each run (comparison.py, model_comparison.py). The results go to `<work>/results.json` and to
 stdout. Nothing from bmtk is copied here: bmtk runs from its PyPI install; our mod/
 directory is compiled with the bmtk venv's nrnivmodl into `<work>/mech`. Any other
 circuit: compare.py.

@@ -6,7 +6,7 @@
 Needs neurodamus in its own venv (see benchmarks/peers/README.md):
     python3 -m venv /tmp/ndvenv && /tmp/ndvenv/bin/pip install neurodamus==4.2.9 neuron==9.0.2
 
-For every scenario (scenarios_neurodamus.py) this script
+For every scenario (scenarios_neurodamus.py; circuits: circuit_neurodamus.py) this script
   1. writes the scenario's circuit and its two simulation configs;
   2. compiles neurodamus' own data/mod (from the installed wheel) with the circuit's
      mechanisms and -DDISABLE_REPORTINGLIB (no libsonatareport on PyPI), cached by content;
@@ -28,9 +28,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from circuit_neurodamus import Scenario, write_circuit  # noqa: E402
 from comparison import compare, nd_results, ss_results, summary_line  # noqa: E402
 from drivers import build_nd_mechanisms, dump_models, run_neurodamus, run_sonatasim  # noqa: E402
-from scenarios_neurodamus import SCENARIOS, Scenario, write_circuit  # noqa: E402
+from scenarios_neurodamus import SCENARIOS  # noqa: E402
 
 
 def run_scenario(sc: Scenario, args: argparse.Namespace) -> dict:

@@ -111,7 +111,7 @@ def dump_models(nd_venv: Path, configs: dict[str, Path], lib: Path, patches: str
                        cwd=out, env=ss_env, stdout=log, stderr=subprocess.STDOUT, check=True)  # fmt: skip
     a = json.loads((out / "model_rank0.json").read_text())
     b = json.loads((out / "ss_model.json").read_text())
-    from comparison import diff_models  # benchmarks/peers is on sys.path (the CLIs)
+    from model_comparison import diff_models  # benchmarks/peers is on sys.path (the CLIs)
 
     return diff_models(a, b)
 

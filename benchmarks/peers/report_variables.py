@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/peers/report_variables.py [--nd-venv /work/peers/neurodamus]
         [--workdir /tmp/ndpeer-reports]
 
-One generated BBP-style circuit (scenarios_neurodamus.write_circuit: pas everywhere, hh in
+One generated BBP-style circuit (circuit_neurodamus.write_circuit: pas everywhere, hh in
 soma and axon, ProbAMPANMDA_EMS / ProbGABAAB_EMS synapses, a pulse through an IClamp and
 one through a membrane current source on node 3) gets compartment, summation and
 compartment_set reports whose variable_name is a density mechanism (`pas`), a range
@@ -31,8 +31,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from circuit_neurodamus import Scenario, write_circuit  # noqa: E402
 from drivers import SS_VENV, build_nd_mechanisms, run_neurodamus  # noqa: E402
-from scenarios_neurodamus import Scenario, write_circuit  # noqa: E402
 
 WINDOW = {"dt": 0.1, "start_time": 0.0, "end_time": 60.0}
 NODE = 3  # the cell with both pulses (node set Single)

@@ -21,10 +21,7 @@ def main(config: str, out: str) -> int:
     if os.environ.get("SS_PATCH"):  # same proposed fixes as compare_neurodamus --ss-patch
         import ss_patched
 
-        names = os.environ["SS_PATCH"]
-        for name in ss_patched.PATCHES if names == "all" else names.split(","):
-            ss_patched.PATCHES[name]()
-        ss_patched._install_calcium_patch()
+        ss_patched.apply(os.environ["SS_PATCH"])
 
     from engine import simulator
     from engine.config import load_setup
