@@ -88,7 +88,7 @@ def _check_reports(out: _Collector, setup: SimulationSetup) -> None:
 
 def _check_cells(out: _Collector, setup: SimulationSetup, name: str, info: Any, storage: Any):
     """Every template, morphology and dynamics file the population names must exist."""
-    from engine.managers.cells.nodes import check_cell_files
+    from engine.managers.cells.checks import check_cell_files
 
     for problem in out.check(lambda: check_cell_files(info, storage)) or []:
         out.add(problem)
