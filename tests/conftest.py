@@ -95,6 +95,17 @@ def morphology_file(name: str, directory: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def generated_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("generated_morphologies")
+
+
+@pytest.fixture
+def path_of(generated_dir):
+    """name -> file: generated for `gen:` names, else the real one (skips if absent)."""
+    return lambda name: morphology_file(name, generated_dir)
+
+
 def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("SONATASIM_NO_MPI", None)
