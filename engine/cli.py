@@ -97,6 +97,12 @@ def cli() -> None:
     help="Memory per rank for report samples before they go to disk (default 256).",
 )
 @click.option(
+    "--morphology-cache",
+    is_flag=True,
+    help="Parse each morphology file once per rank for hoc templates that load it through"
+    " Import3d (same cells; opt-in, also SONATASIM_IMPORT3D_CACHE=1).",
+)
+@click.option(
     "--tstop",
     type=float,
     default=None,
@@ -138,6 +144,7 @@ def run(
     lb_mode: str,
     log_file: Path | None,
     report_buffer_mb: float | None,
+    morphology_cache: bool,
     tstop: float | None,
     save_dir: Path | None,
     save_time: float | None,
@@ -156,6 +163,8 @@ def run(
         if report_buffer_mb <= 0:
             raise UserError(f"--report-buffer-mb must be positive, got {report_buffer_mb}")
         os.environ["SONATASIM_REPORT_BUFFER_MB"] = str(report_buffer_mb)
+    if morphology_cache:
+        os.environ["SONATASIM_IMPORT3D_CACHE"] = "1"
     from engine import simulator as neuron_handle
     from engine.config import load_setup
     from engine.logs import add_log_file, setup_logging

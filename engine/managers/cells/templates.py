@@ -21,6 +21,7 @@ import numpy as np
 from engine import failure
 from engine.config import NodePopulationInfo
 from engine.errors import CircuitError
+from engine.managers.cells import import3d_cache
 
 log = logging.getLogger("sonatasim")
 
@@ -69,6 +70,8 @@ def load_template(h: Any, info: NodePopulationInfo, name: str) -> None:
         raise CircuitError(
             "hoc template not found", file=Path(folder) / f"{name}.hoc", key="model_template"
         )
+    if import3d_cache.enabled():
+        import3d_cache.install(h)  # opt-in: per-process reuse of Import3d's parse
     h.load_file("import3d.hoc")  # templates that read their own morphology use it
     with failure.doing(f"loading template {name} from {path}", cell_code=True):
         try:

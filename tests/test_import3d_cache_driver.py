@@ -1,0 +1,83 @@
+"""Driver for tests/test_import3d_cache.py (no tests here): build BBP-style cells, dump them.
+
+Usage: [SONATASIM_IMPORT3D_CACHE=1] test_import3d_cache_driver.py OUT.json MORPHOLOGY ...
+Loads the Import3d template of tests/test_bbp_support.py (it calls load_file("import3d.hoc")
+itself) through the engine's template loader, builds every morphology three times in
+interleaved order and writes, per cell, every section's name, L, nseg, parent, 3D points
+and every segment's diam, cm, v and range variables as float.hex (bit-exact), plus the
+cache's hit/miss counts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from neuron import h  # noqa: E402
+
+from engine.config import NodePopulationInfo  # noqa: E402
+from engine.managers.cells import import3d_cache, templates  # noqa: E402
+from tests.test_bbp_support import template_text  # noqa: E402
+
+NAME = "SonataBBPPlainCell"
+
+
+def _hex(value: float) -> str:
+    return float(value).hex()
+
+
+def dump(cell) -> list:
+    """Everything the cache must not change, exactly."""
+    out = []
+    for sec in cell.all:
+        parent = sec.parentseg()
+        segments = []
+        for seg in sec:
+            values = {"diam": _hex(seg.diam), "cm": _hex(seg.cm), "v": _hex(seg.v)}
+            for mech in seg:
+                for var in mech:
+                    short = var.name().removesuffix(f"_{mech.name()}")
+                    values[var.name()] = _hex(getattr(mech, short))
+            segments.append(values)
+        out.append(
+            {
+                "name": sec.name().split(".", 1)[-1],
+                "L": _hex(sec.L),
+                "nseg": sec.nseg,
+                "Ra": _hex(sec.Ra),
+                "parent": [parent.sec.name().split(".", 1)[-1], _hex(parent.x)] if parent else None,
+                "points": [
+                    [_hex(f(i)) for f in (sec.x3d, sec.y3d, sec.z3d, sec.diam3d, sec.arc3d)]
+                    for i in range(sec.n3d())
+                ],
+                "segments": segments,
+            }
+        )
+    return out
+
+
+def main() -> int:
+    out, files = Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]]
+    folder = Path(tempfile.mkdtemp())
+    (folder / f"{NAME}.hoc").write_text(template_text(NAME, needed=False, indexed=True))
+    info = NodePopulationInfo(
+        name="cortex", type="biophysical", nodes_file=folder / "unused.h5",
+        biophysical_neuron_models_dir=folder,
+    )  # fmt: skip
+    templates.load_template(h, info, NAME)
+    cells = {}
+    for round_ in range(3):
+        for k, path in enumerate(files):
+            cell = getattr(h, NAME)(k, str(path.parent), path.name, 0)
+            cells[f"{k}.{round_}"] = dump(cell)
+    stats = import3d_cache.statistics()
+    out.write_text(json.dumps({"cells": cells, "cache": stats}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
