@@ -10,6 +10,7 @@ voltages of the BBP-style mini circuit (two cells share a morphology) on 1 and 2
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -68,8 +69,14 @@ def test_circuit_spikes_identical_on_1_and_2_ranks(tmp_path, monkeypatch, mechan
     monkeypatch.setenv(ENV, "1")
     runs = {}
     for ranks in (1, 2):
-        run_python(BBP_DRIVER, circuit.simulation_config, tmp_path / f"c{ranks}.npz", ranks=ranks)
-        runs[ranks] = _load(tmp_path / f"c{ranks}.npz")[0]
+        out = tmp_path / f"c{ranks}.npz"
+        log = run_python(BBP_DRIVER, circuit.simulation_config, out, ranks=ranks).stdout
+        used = re.search(r"Import3d parse cache: (\d+) parses, (\d+) reused", log)
+        assert used, log
+        parsed, reused = int(used[1]), int(used[2])
+        assert parsed + reused == 4  # one Import3d parse per cell without the cache
+        assert (parsed, reused) == (3, 1) or ranks > 1  # cells 0 and 1 share a file
+        runs[ranks] = _load(out)[0]
     plain = _load(tmp_path / "plain.npz")[0]
     assert plain["spike_gids"].size >= 8, "the mini circuit should fire"
     for ranks, cached in runs.items():

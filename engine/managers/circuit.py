@@ -19,6 +19,7 @@ from engine.config import SimulationSetup
 from engine.errors import CircuitError, ConfigError
 from engine.io.hdf5_check import check_hdf5
 from engine.managers import load_balance
+from engine.managers.cells import import3d_cache
 from engine.managers.cells.nodes import NodeManager, make_node_manager
 from engine.managers.synapses.edges import EdgeManager
 from engine.managers.synapses.gap_junctions import (
@@ -143,6 +144,10 @@ class CircuitManager:
         for name, manager in sorted(self.node_managers.items()):
             if name in mine:
                 manager.instantiate(self.sim, mine[name], context)
+        if import3d_cache.enabled():
+            stats = import3d_cache.statistics()
+            parsed, reused = (self.sim.pc.allreduce(float(stats[k]), 1) for k in ("misses", "hits"))
+            log.info("Import3d parse cache: %d parses, %d reused (all ranks)", parsed, reused)
 
     def _plan_on_root(
         self, cells: dict[str, np.ndarray], context: BuildContext, mode: str
