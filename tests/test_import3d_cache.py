@@ -51,7 +51,14 @@ def test_generated_swc_and_asc_cells_are_identical(tmp_path, monkeypatch):
     for k, ext in enumerate(("swc", "asc", "swc")):
         cell = synthetic_cell(seed=k, n_axon=20, n_basal=12, n_apical=20, basal_trees=3)
         files.append(write_cell(cell, tmp_path / f"morph{k}" / f"{obi_morphology_name(k)}.{ext}"))
-    _assert_same_cells(*_both_ways(files, tmp_path, monkeypatch), len(files))
+    plain, cached = _both_ways(files, tmp_path, monkeypatch)
+    _assert_same_cells(plain, cached, len(files))
+    # a cache of one file, cells dealt round-robin over three: every cell parses again
+    monkeypatch.setenv("SONATASIM_IMPORT3D_CACHE_FILES", "1")
+    run_python(DRIVER, tmp_path / "small.json", *files)
+    small = json.loads((tmp_path / "small.json").read_text())
+    assert small["cache"] == {"hits": 0, "misses": 3 * len(files), "files": 1}
+    assert small["cells"] == plain["cells"]
 
 
 def test_real_morphologies_are_identical(tmp_path, monkeypatch):

@@ -27,6 +27,10 @@ from typing import Any
 log = logging.getLogger("sonatasim")
 
 ENV = "SONATASIM_IMPORT3D_CACHE"
+# A kept parse costs 2-5 MB per file (BBP asc/swc of ~200 sections): at most this many
+# files per process, least recently used dropped first.
+LIMIT_ENV = "SONATASIM_IMPORT3D_CACHE_FILES"
+DEFAULT_LIMIT = 100
 HOC_HOOK = "sonatasim_import3d_cache_"  # top-level hoc objref the derived readers call
 # installed file -> the reader template in it whose input() is cached
 CACHED_READERS = {"read_swc.hoc": "Import3d_SWC_read", "read_nlcda3.hoc": "Import3d_Neurolucida3"}
@@ -90,7 +94,8 @@ class ReaderCache:
     def __init__(self, state_names: dict[str, list[str]]) -> None:
         self.state_names = state_names
         self.fields: dict[str, list[str]] = {}  # per template: names the instance has
-        self.readers: dict[tuple, Any] = {}
+        self.readers: dict[tuple, Any] = {}  # insertion order = least recently used first
+        self.limit = max(1, int(os.environ.get(LIMIT_ENV) or DEFAULT_LIMIT))
         self.pending: tuple | None = None
         self.hits = 0
         self.misses = 0
@@ -129,6 +134,7 @@ class ReaderCache:
         if source is None:
             self.misses += 1
             return 0
+        self.readers[key] = self.readers.pop(key)  # most recently used
         template, fields = self._fields(reader)
         for name in fields:
             value = getattr(source, name)
@@ -146,6 +152,8 @@ class ReaderCache:
         key, self.pending = self.pending, None
         if key is not None:
             self.readers[key] = reader
+            while len(self.readers) > self.limit:
+                del self.readers[next(iter(self.readers))]
 
 
 def _execute_in(reader: Any, statement: str) -> None:
