@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ _CALLABLE = re.compile(r"^\s*(?:proc|func|obfunc|iterator)\s+([A-Za-z_]\w*)", re
 _EXTERNAL = re.compile(r"^\s*external\s+(.+)$", re.M)
 _ARRAY = re.compile(r"^\s*(?:double|objref|objectvar|strdef)\s+(.+)$", re.M)
 
-_state: dict[str, Any] = {"installed": False, "dir": None, "cache": None}
+_state: dict[str, Any] = {"installed": False, "cache": None}
 
 
 def enabled() -> bool:
@@ -214,9 +215,10 @@ def install(h: Any) -> bool:
         loaded = h.load_file("import3d.hoc")
     finally:
         os.chdir(cwd)
+        shutil.rmtree(out, ignore_errors=True)  # hoc has compiled the templates
     if not loaded or not hasattr(h, "Import3d_GUI"):
-        raise RuntimeError(f"could not load the derived Import3d in {out}")
-    _state.update(installed=True, dir=out, cache=cache)
+        raise RuntimeError("could not load NEURON's Import3d with the cached readers")
+    _state.update(installed=True, cache=cache)
     return True
 
 
