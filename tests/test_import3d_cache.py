@@ -2,7 +2,7 @@
 
 Each test runs the same thing in two fresh processes, NEURON's own Import3d and the cached
 readers, and compares bit for bit: every section's name, L, nseg, parent, 3D points and
-every segment's diam and range variables (tests/test_import3d_cache_driver.py), on
+every segment's diam and range variables (tests/drivers/import3d_cache.py), on
 generated .swc/.asc files and on the real morphologies of ../shared; then spikes and soma
 voltages of the BBP-style mini circuit (two cells share a morphology) on 1 and 2 ranks.
 """
@@ -22,7 +22,7 @@ from tests.test_bbp_support import write_bbp_circuit
 from tests.test_bbp_synapses import DRIVER as BBP_DRIVER
 from tests.test_bbp_synapses import _load, _sorted_spikes
 
-DRIVER = REPO / "tests" / "test_import3d_cache_driver.py"
+DRIVER = REPO / "tests" / "drivers" / "import3d_cache.py"
 ENV = "SONATASIM_IMPORT3D_CACHE"
 
 

@@ -42,9 +42,10 @@ def convert(model: Path, target: str, output: Path, debug: bool) -> None:
         written = convert_model(model, output)
         then = f"sonatasim run {written}"
     else:
+        from engine.config import load_setup
         from engine.dialects.neuroml.from_sonata import convert_config
 
-        written = convert_config(model, output)
+        written = convert_config(model, output, load_setup(Path(model).resolve()))
         then = f"pynml {written} -neuron -run"
     click.echo(f"wrote {written} in {time.perf_counter() - start:.2f} s; run it with: {then}")
 

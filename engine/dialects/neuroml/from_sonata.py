@@ -58,19 +58,20 @@ def _attributes(storage: Any, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     return {n: np.asarray(storage.get_attribute(n, everything)) for n in names if n in present}
 
 
-def convert_config(config: Path, out: Path) -> Path:
-    """Write `out/<name>.net.nml` and `out/LEMS_<name>.xml`; returns the LEMS file."""
+def convert_config(config: Path, out: Path, setup: Any) -> Path:
+    """Write `out/<name>.net.nml` and `out/LEMS_<name>.xml`; returns the LEMS file.
+
+    `setup` is `engine.config.load_setup(config)`, read by the caller (the dialect does not
+    import the core)."""
     import libsonata
     import neuroml
     import neuroml.writers
 
-    from engine.config import load_setup
     from engine.io.spike_file import read_spike_file
 
     config = Path(config).resolve()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    setup = load_setup(config)
     sim = setup.libsonata_config
     name = nml_id(config.parent.name or "network")
     doc = neuroml.NeuroMLDocument(id=name)

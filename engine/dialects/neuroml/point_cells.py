@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.config import NodePopulationInfo
 from engine.dialects.neuroml import units
 from engine.dialects.neuroml.documents import (
     POINT_CELL_LISTS,
@@ -26,6 +25,9 @@ from engine.dialects.neuroml.documents import (
     refused_elements,
 )
 from engine.errors import CircuitError
+
+if TYPE_CHECKING:  # annotations only: the dialect never imports the core at run time
+    from engine.config import NodePopulationInfo
 
 FIXED_CAPACITANCE_NF = 1.0  # izhikevichCell has no C: 1 nF makes a DL input I equal I nA
 

@@ -5,6 +5,7 @@ Why: a converted NeuroML projection keeps its synapse component as a file, as `n
 do; the edge's `syn_weight` is NeuroML's connection weight (dimensionless, scaling each
 event as jNeuroML does) and the synapse's gbase sits in the mechanism. Events add
 linearly, so edges onto one segment with equal parameters share one point process.
+The synapse model that builds them is engine.managers.synapses.neuroml.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from engine.dialects.neuroml import units
 from engine.dialects.neuroml.documents import (
@@ -24,7 +23,6 @@ from engine.dialects.neuroml.documents import (
     refused_elements,
 )
 from engine.errors import CircuitError
-from engine.managers.synapses.models import LinearModel, ModelContext, SynapseModel
 
 # element -> (mechanism, {libNeuroML attribute: (mod parameter, dimension)})
 SYNAPSE_TYPES: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
@@ -104,27 +102,3 @@ def synapse_of_template(template: str, directories: tuple, edges_file: Path) -> 
     name, _, wanted = template[4:].partition("#")
     path = find_file(name, directories, edges_file, "model_template")
     return load_synapse(path, wanted or None)
-
-
-@dataclass
-class NmlSynapseModel(LinearModel):
-    """NeuroML conductance synapses: NetCon weight = NeuroML connection weight."""
-
-    weight_unit = "1"
-
-
-def nml_synapse_model(ctx: ModelContext, template: str) -> SynapseModel:
-    """The model of an edge population whose model_template is `nml:<file>`."""
-    info = ctx.edges_manager.info
-    dirs = (info.synaptic_models_dir, Path(info.edges_file).parent)
-    synapse = synapse_of_template(template, dirs, Path(info.edges_file))
-    if not synapse.mechanism:
-        raise CircuitError(
-            f'<{synapse.element} id="{synapse.id}"> belongs on electrical edges',
-            file=info.edges_file,
-            key="model_template",
-        )
-    weights = ctx.optional("syn_weight", 1.0).astype(np.float64)
-    n = weights.size
-    parameters = {k: np.full(n, v) for k, v in synapse.parameters.items()}
-    return NmlSynapseModel(weights, mechanism=synapse.mechanism, parameters=parameters)

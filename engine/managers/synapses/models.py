@@ -168,7 +168,7 @@ def choose_synapse_model(ctx: ModelContext) -> SynapseModel:
         return exp2syn_edges_model(ctx)
     template = _template_of(ctx)
     if template is not None and template.startswith("nml:"):
-        from engine.dialects.neuroml.synapses import nml_synapse_model
+        from engine.managers.synapses.neuroml import nml_synapse_model
 
         return nml_synapse_model(ctx, str(ctx.read("model_template")[0]))
     if template is None:

@@ -1,6 +1,6 @@
 """Driver for tests/test_import3d_cache.py (no tests here): build BBP-style cells, dump them.
 
-Usage: [SONATASIM_IMPORT3D_CACHE=1] test_import3d_cache_driver.py OUT.json MORPHOLOGY ...
+Usage: [SONATASIM_IMPORT3D_CACHE=1] tests/drivers/import3d_cache.py OUT.json MORPHOLOGY ...
 Loads the Import3d template of tests/test_bbp_support.py (it calls load_file("import3d.hoc")
 itself) through the engine's template loader, builds every morphology three times in
 interleaved order and writes, per cell, every section's name, L, nseg, parent, 3D points
@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from neuron import h  # noqa: E402
 
