@@ -12,6 +12,7 @@ from typing import Any
 import libsonata
 
 from engine.errors import ConfigError
+from engine.io.json_file import read_json
 
 
 def load_simulation_config(path: Path) -> libsonata.SimulationConfig:
@@ -19,16 +20,8 @@ def load_simulation_config(path: Path) -> libsonata.SimulationConfig:
         raise ConfigError("simulation config not found", file=path)
     if path.is_dir():
         raise ConfigError("expected a simulation_config.json file, got a directory", file=path)
-    try:
-        text = path.read_text()
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", file=path
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the file: {exc}", file=path) from None
-    _check_value_types(json.loads(text), path)
+    text, data = read_json(path)
+    _check_value_types(data, path)
     try:
         return libsonata.SimulationConfig(text, str(path.parent.resolve()))
     except (libsonata.SonataError, RuntimeError) as exc:
@@ -103,13 +96,7 @@ def _explain_sonata_error(message: str) -> str:
 def load_circuit_config(path: Path) -> libsonata.CircuitConfig:
     if not path.exists():
         raise ConfigError("circuit config not found", file=path, key="network")
-    try:
-        text = path.read_text()
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", file=path
-        ) from None
+    text, _ = read_json(path)
     try:
         return libsonata.CircuitConfig(text, str(path.parent.resolve()))
     except (libsonata.SonataError, RuntimeError) as exc:

@@ -7,13 +7,13 @@ the ones SONATA resolves against output_dir.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.io.json_file import read_json
 
 # Paths that SONATA resolves against output_dir, not the config folder.
 OUTPUT_RELATIVE = {"spikes_file", "log_file", "file_name", "spikes_file_csv", "spikes_file_nwb"}
@@ -24,14 +24,7 @@ _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 def load_json(path: Path, key: str | None = None) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError("config file not found", file=path, key=key)
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", file=path
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the file: {exc}", file=path) from None
+    _, data = read_json(path)
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a JSON object", file=path)
     return data
