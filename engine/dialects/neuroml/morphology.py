@@ -165,3 +165,13 @@ def _section_lists(h: Any, cell: NmlCell, owner: NmlCellObject, section_of: dict
         match = [g for g in cell.groups.values() if g.neurolex == neurolex]
         match = match or [cell.groups[n] for n in names if n in cell.groups]
         setattr(owner, list_name, owner.group_lists[match[0].id] if match else h.SectionList())
+
+
+def segment_location(cell: NmlCell, seg_id: int, fraction: float) -> tuple[int, float]:
+    """(section id, position 0..1) of a point at `fraction` along segment `seg_id`, in the
+    section order `build_sections` creates (so edges can name it as afferent_section_*)."""
+    segments = {s.id: s for s in cell.segments}
+    for section_id, cable in enumerate(_cables(cell)):
+        if seg_id in cable.segments:
+            return section_id, _position(segments, cable, seg_id, fraction)
+    raise CircuitError(f"cell '{cell.id}' has no segment {seg_id}", file=cell.path)

@@ -64,6 +64,8 @@ class ConvertedNetwork:
     populations: dict[str, ConvertedPopulation] = field(default_factory=dict)
     virtual_targets: set[str] = field(default_factory=set)
     node_sets: dict[str, Any] = field(default_factory=dict)
+    spikes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    edges: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
 
 
 def _single_network(document: Any, wanted: str | None, path: Path) -> Any:
@@ -114,11 +116,12 @@ def convert_network(
     net_file: Path, out: Path, network_id: str | None, spike_sources
 ) -> ConvertedNetwork:
     """Write nodes.h5, edges.h5, cell/synapse files; `spike_sources(pop, element, item,
-    n)` gives the (node ids, times) of a population of spike sources."""
+    n)` gives the (node ids, times) of a population of spike sources, kept in
+    `result.spikes` for the caller to write (inputs may add populations)."""
     document = _read(net_file)
     network = _single_network(document, network_id, net_file)
     result = ConvertedNetwork(network, document)
-    nodes_file, spikes = out / "nodes.h5", {}
+    nodes_file, spikes = out / "nodes.h5", result.spikes
     for pop in network.populations:
         found = _list_of(document, pop.component)
         if found is None:
@@ -165,11 +168,24 @@ def convert_network(
         result.populations[pop.id] = converted
         result.node_sets[sonata_name] = {"population": sonata_name}
     _convert_projections(result, net_file, out)
-    if spikes:
-        from engine.io.spike_file import write_spike_file
-
-        write_spike_file(out / "input_spikes.h5", spikes)
     return result
+
+
+def synapse_file(result: ConvertedNetwork, synapse: str, what: str, net_file: Path, out: Path):
+    """The `nml:` file name of a chemical synapse component (written once), or a refusal
+    naming `what` (the element that uses it)."""
+    found = _list_of(result.document, synapse)
+    if found is None or found[1] not in ("expOneSynapse", "expTwoSynapse", "alphaSynapse"):
+        kind = found[1] if found else "an unknown component"
+        raise ConfigError(
+            f"{what} synapse '{synapse}' is {kind}, not a"
+            " supported synapse (expOneSynapse, expTwoSynapse, alphaSynapse)",
+            file=net_file,
+        )
+    syn_path = out / "synapses" / f"{synapse}.synapse.nml"
+    if not syn_path.exists():
+        _write_component(found[2], found[0], result.document, syn_path)
+    return syn_path.name
 
 
 def _edge_arrays(connections: list, pre: ConvertedPopulation, post: ConvertedPopulation) -> dict:
@@ -208,23 +224,13 @@ def _write_edges(
 
 
 def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) -> None:
-    document, edges_file = result.document, out / "edges.h5"
-    result.edges = []  # type: ignore[attr-defined]
+    edges_file = out / "edges.h5"
     for proj in result.network.projections:
         connections = [*proj.connections, *proj.connection_wds]
         if not connections:
             continue
-        found = _list_of(document, proj.synapse)
-        if found is None or found[1] not in ("expOneSynapse", "expTwoSynapse", "alphaSynapse"):
-            what = found[1] if found else "an unknown component"
-            raise ConfigError(
-                f"<projection id=\"{proj.id}\"> synapse '{proj.synapse}' is {what}, not a"
-                " supported synapse (expOneSynapse, expTwoSynapse, alphaSynapse)",
-                file=net_file,
-            )
-        syn_path = out / "synapses" / f"{proj.synapse}.synapse.nml"
-        if not syn_path.exists():
-            _write_component(found[2], found[0], document, syn_path)
+        what = f'<projection id="{proj.id}">'
+        syn_name = synapse_file(result, proj.synapse, what, net_file, out)
         pre = result.populations[proj.presynaptic_population]
         post = result.populations[proj.postsynaptic_population]
         arrays = _edge_arrays(connections, pre, post)
@@ -239,7 +245,7 @@ def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) ->
         attributes = {
             "syn_weight": weights,
             "delay": delays,
-            "model_template": np.full(n, f"nml:{syn_path.name}", dtype=object),
+            "model_template": np.full(n, f"nml:{syn_name}", dtype=object),
             "afferent_section_id": np.zeros(n, np.int64),
             "afferent_section_pos": np.full(n, 0.5),
             **{k: arrays[k] for k in EDGE_NML_ATTRIBUTES},

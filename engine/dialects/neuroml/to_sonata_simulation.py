@@ -19,12 +19,12 @@ import numpy as np
 
 from engine.dialects.neuroml import units
 from engine.dialects.neuroml.lems import LemsSimulation, parse_cell_path, read_lems
+from engine.dialects.neuroml.poisson_inputs import convert_poisson_inputs, poisson_train
 from engine.dialects.neuroml.to_sonata import ConvertedNetwork, convert_network
 from engine.errors import ConfigError
 from engine.io import sonata_writer
 
 DEFAULT_CELSIUS = 6.3  # NEURON's default, and jNeuroML's for networks without temperature
-POISSON_SEED = 1
 
 
 def _is_lems(model: Path) -> bool:
@@ -45,12 +45,7 @@ def _spike_sources(length_ms: float, seed: int):
             per_node = [np.arange(period, length_ms + 1e-9, period)] * n
         else:  # spikeGeneratorPoisson: our own stream, not jNeuroML's draws
             rate = units.parse(item.average_rate, "per_time", where=f"{where} averageRate")
-            rng = np.random.default_rng([seed, POISSON_SEED, sum(map(ord, pop.id))])
-            per_node = []
-            for _ in range(n):
-                gaps = rng.exponential(1.0 / rate, int(rate * length_ms * 2 + 20))
-                t = np.cumsum(gaps)
-                per_node.append(t[t < length_ms])
+            per_node = [poisson_train(rate, 0.0, length_ms, seed, pop.id, i) for i in range(n)]
         ids = np.concatenate([np.full(len(t), i, np.uint64) for i, t in enumerate(per_node)])
         times = np.concatenate(per_node) if per_node else np.zeros(0)
         return ids, times
@@ -75,23 +70,34 @@ def convert_model(model: Path, out: Path) -> Path:
     length = lems.length_ms if lems else 1000.0
     seed = lems.seed if lems and lems.seed is not None else 1
     converted = convert_network(net_file, out, target, _spike_sources(length, seed))
-    inputs, node_sets = _inputs(converted, net_file, length)
+    poisson = convert_poisson_inputs(converted, net_file, out, length, seed)
+    if converted.spikes:
+        from engine.io.spike_file import write_spike_file
+
+        write_spike_file(out / "input_spikes.h5", converted.spikes)
+    inputs, node_sets = _inputs(converted, net_file, length, poisson)
     node_sets.update(converted.node_sets)
     reports = _reports(converted, lems, model, node_sets) if lems else {}
     _write_configs(converted, out, lems, seed, inputs, reports, node_sets)
     return out / "simulation_config.json"
 
 
-def _inputs(converted: ConvertedNetwork, net_file: Path, length: float) -> tuple[dict, dict]:
+def _inputs(
+    converted: ConvertedNetwork, net_file: Path, length: float, poisson: set[str]
+) -> tuple[dict, dict]:
+    """Current inputs per input list (Poisson-synapse lists, `poisson`, are spike sources)."""
     document, inputs, node_sets = converted.document, {}, {}
     generators = {g.id: ("pulse", g) for g in document.pulse_generators}
     generators.update({g.id: ("pulse", g) for g in document.pulse_generator_dls})
     generators.update({g.id: ("sine", g) for g in document.sine_generators})
     for input_list in converted.network.input_lists:
+        if input_list.id in poisson:
+            continue
         if input_list.component not in generators:
             raise ConfigError(
                 f"<inputList id=\"{input_list.id}\"> component '{input_list.component}' is not a"
-                " pulseGenerator, pulseGeneratorDL or sineGenerator (not yet converted)",
+                " pulseGenerator, pulseGeneratorDL, sineGenerator, poissonFiringSynapse or"
+                " transientPoissonFiringSynapse",
                 file=net_file,
             )
         kind, gen = generators[input_list.component]
@@ -104,6 +110,27 @@ def _inputs(converted: ConvertedNetwork, net_file: Path, length: float) -> tuple
             name = input_list.id if len(by_weight) == 1 else f"{input_list.id}__w{k}"
             node_sets[name] = {"population": population.name, "node_id": sorted(ids)}
             inputs[name] = _input_block(kind, gen, weight, name, net_file)
+    for k, item in enumerate(getattr(converted.network, "explicit_inputs", None) or []):
+        name = f"explicitInput{k}"
+        if name in poisson:
+            continue
+        if item.input not in generators:
+            raise ConfigError(
+                f"<explicitInput target=\"{item.target}\"> input '{item.input}' is not a"
+                " pulseGenerator, pulseGeneratorDL, sineGenerator, poissonFiringSynapse or"
+                " transientPoissonFiringSynapse",
+                file=net_file,
+            )
+        population = converted.populations.get(item.get_target_population())
+        if population is None or int(item.get_target_cell_id()) not in population.index:
+            raise ConfigError(
+                f'<explicitInput target="{item.target}"> targets no cell of the network',
+                file=net_file,
+            )
+        node = population.index[int(item.get_target_cell_id())]
+        node_sets[name] = {"population": population.name, "node_id": [node]}
+        kind, gen = generators[item.input]
+        inputs[name] = _input_block(kind, gen, 1.0, name, net_file)
     if converted.virtual_targets:
         name = "neuroml_spike_source_targets"
         node_sets[name] = sorted(converted.virtual_targets)
