@@ -327,3 +327,39 @@ def test_input_segment_mapped_to_section_of_detailed_cell(tmp_path):
     positions = edges.get_attribute("afferent_section_pos", every)
     np.testing.assert_allclose(positions, expected, rtol=1e-12)
     assert edges.get_attribute("neuroml_post_segment_id", every).tolist() == [2, 4, 7, 0]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda doc: setattr(doc.poisson_firing_synapses[0], "synapse", "gap_link"),
+            "<poissonFiringSynapse id=\"background\"> synapse 'gap_link' is gapJunction, not a"
+            " supported synapse",
+        ),
+        (
+            lambda doc: setattr(doc.networks[0].explicit_inputs[1], "target", "L4_cells[7]"),
+            '<explicitInput target="L4_cells[7]"> targets no cell of the network',
+        ),
+        (
+            lambda doc: setattr(doc.networks[0].input_lists[1], "populations", "L5_cells"),
+            "<inputList id=\"burst_in\"> targets unknown population 'L5_cells'",
+        ),
+    ],
+)
+def test_bad_poisson_inputs_refused(tmp_path, change, message):
+    """One line naming the file and the element, exit 2, no traceback."""
+    import neuroml
+    import neuroml.writers
+    from neuroml.loaders import read_neuroml2_file
+
+    lems = _write_model(tmp_path / "model", 100.0, (10.0, 20.0))
+    net_file = lems.parent / "poisson.net.nml"
+    doc = read_neuroml2_file(str(net_file))
+    doc.gap_junctions.append(neuroml.GapJunction(id="gap_link", conductance="1nS"))
+    change(doc)
+    neuroml.writers.NeuroMLWriter.write(doc, str(net_file))
+    result = run_cli("convert", lems, "--to", "sonata", "-o", tmp_path / "out", check=False)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "poisson.net.nml" in result.stderr
+    assert "Traceback" not in result.stderr
