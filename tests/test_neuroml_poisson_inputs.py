@@ -279,7 +279,8 @@ def test_synapse_effect_matches_plain_neuron(tmp_path):
 
 
 def test_input_segment_mapped_to_section_of_detailed_cell(tmp_path):
-    """Inputs on segments of our multi-compartment cell land where its sections put them:
+    """Inputs (and projections) on segments of our multi-compartment cell land where its
+    sections put them:
     sections soma, axon, dend_trunk, dend_left, dend_right (root first, file order);
     positions from the segment lengths worked out by hand below."""
     import neuroml
@@ -314,6 +315,29 @@ def test_input_segment_mapped_to_section_of_detailed_cell(tmp_path):
             )
         )
     net.input_lists.append(inputs)
+    doc.spike_arrays.append(
+        neuroml.SpikeArray(id="drive", spikes=[neuroml.Spike(id=0, time="5ms")])
+    )
+    net.populations.append(neuroml.Population(id="drivers", component="drive", size=1))
+    projection = neuroml.Projection(
+        id="drive_to_dend",
+        presynaptic_population="drivers",
+        postsynaptic_population="pyramids",
+        synapse="syn_dend",
+    )
+    for k, (segment, fraction) in enumerate(((4, 0.25), (6, 1.0))):
+        projection.connection_wds.append(
+            neuroml.ConnectionWD(
+                id=k,
+                pre_cell_id="../drivers/0/drive",
+                post_cell_id=f"../pyramids/0/{cell_id}",
+                post_segment_id=segment,
+                post_fraction_along=fraction,
+                weight=1.0,
+                delay="1ms",
+            )
+        )
+    net.projections.append(projection)
     net_file = tmp_path / "detailed.net.nml"
     neuroml.writers.NeuroMLWriter.write(doc, str(net_file))
     out = convert_model(net_file, tmp_path / "sonata").parent
@@ -327,6 +351,11 @@ def test_input_segment_mapped_to_section_of_detailed_cell(tmp_path):
     positions = edges.get_attribute("afferent_section_pos", every)
     np.testing.assert_allclose(positions, expected, rtol=1e-12)
     assert edges.get_attribute("neuroml_post_segment_id", every).tolist() == [2, 4, 7, 0]
+    edges = libsonata.EdgeStorage(str(out / "edges.h5")).open_population("drive_to_dend")
+    every = libsonata.Selection([(0, edges.size)])
+    assert edges.get_attribute("afferent_section_id", every).tolist() == [2, 4]
+    positions = edges.get_attribute("afferent_section_pos", every)
+    np.testing.assert_allclose(positions, [(60 + 15) / 120, right[0] / sum(right)], rtol=1e-12)
 
 
 @pytest.mark.parametrize(

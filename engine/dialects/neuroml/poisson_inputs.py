@@ -24,6 +24,7 @@ from engine.dialects.neuroml.to_sonata import (
     ConvertedNetwork,
     ConvertedPopulation,
     _write_edges,
+    afferent_location,
     synapse_file,
 )
 from engine.errors import ConfigError
@@ -87,18 +88,6 @@ def _window(element: str, source: Any, length: float) -> tuple[float, float]:
     return delay, min(delay + duration, length)
 
 
-def _location(target: ConvertedPopulation, segment: int, fraction: float, out: Path):
-    """(afferent section id, position): section 0.5 of a point cell; a detailed cell's
-    segment mapped to the section `build_sections` makes of it."""
-    if target.type != "biophysical":
-        return 0, 0.5
-    from engine.dialects.neuroml.document import load_cell
-    from engine.dialects.neuroml.morphology import segment_location
-
-    cell = load_cell(out / "cells" / f"{target.component}.cell.nml")
-    return segment_location(cell, segment, fraction)
-
-
 def convert_poisson_inputs(
     converted: ConvertedNetwork, net_file: Path, out: Path, length: float, seed: int
 ) -> set[str]:
@@ -148,7 +137,7 @@ def convert_poisson_inputs(
             raise ConfigError(
                 f"{what} targets cell {exc} not in '{population}'", file=net_file
             ) from None
-        places = [_location(target, r[2], r[3], out) for r in rows]
+        places = [afferent_location(target, r[2], r[3], out) for r in rows]
         attributes = {
             "syn_weight": np.array([r[4] for r in rows]),
             "delay": np.zeros(n),

@@ -5,7 +5,8 @@ config from the LEMS Simulation (see `to_sonata_simulation`).
 Why: users keep their NeuroML models and run them on any number of ranks without Java.
 Node ids are the instance order of each population (ascending instance id); every edge
 keeps NeuroML's pre/post segment and fractionAlong as `neuroml_*` attributes, so a
-conversion back gives the same connections.
+conversion back gives the same connections; onto a multi-compartment cell its
+`afferent_section_id`/`_pos` name where the post segment lies on the cell's sections.
 """
 
 from __future__ import annotations
@@ -188,6 +189,22 @@ def synapse_file(result: ConvertedNetwork, synapse: str, what: str, net_file: Pa
     return syn_path.name
 
 
+def afferent_location(
+    target: ConvertedPopulation, segment: int, fraction: float, out: Path
+) -> tuple[int, float]:
+    """(afferent section id, position): section 0.5 of a point cell; a detailed cell's
+    segment mapped to the section `build_sections` makes of it."""
+    if target.type != "biophysical":
+        return 0, 0.5
+    from engine.dialects.neuroml.document import load_cell
+    from engine.dialects.neuroml.morphology import segment_location
+
+    cell = load_cell(out / "cells" / f"{target.component}.cell.nml")
+    if not cell.segments:  # no morphology in the file: the node's own, soma
+        return 0, 0.5
+    return segment_location(cell, segment, fraction)
+
+
 def _edge_arrays(connections: list, pre: ConvertedPopulation, post: ConvertedPopulation) -> dict:
     n = len(connections)
     src, tgt = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
@@ -250,6 +267,15 @@ def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) ->
             "afferent_section_pos": np.full(n, 0.5),
             **{k: arrays[k] for k in EDGE_NML_ATTRIBUTES},
         }
+        if post.type == "biophysical":  # the post segment's section on a detailed cell
+            points = zip(
+                arrays["neuroml_post_segment_id"],
+                arrays["neuroml_post_fraction_along"],
+                strict=True,
+            )
+            places = [afferent_location(post, int(s), float(f), out) for s, f in points]
+            attributes["afferent_section_id"] = np.array([p[0] for p in places], np.int64)
+            attributes["afferent_section_pos"] = np.array([p[1] for p in places])
         _write_edges(result, edges_file, proj.id, "chemical", pre, post, arrays, attributes)
         if pre.type == "virtual":
             result.virtual_targets.add(post.name)
