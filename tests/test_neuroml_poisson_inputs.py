@@ -392,3 +392,72 @@ def test_bad_poisson_inputs_refused(tmp_path, change, message):
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "poisson.net.nml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_converted_detailed_cell_feels_where_the_synapse_is(tmp_path):
+    """The converted multi-compartment network runs, and the post segment reaches the run:
+    one spike onto the soma of cell 1 and onto the far end of dend_right of cell 0 gives
+    at cell 0's soma a smaller, later EPSP (cable filtering)."""
+    import neuroml
+    import neuroml.writers
+
+    from engine.dialects.neuroml.examples.cell import cell_document
+
+    doc = cell_document()
+    cell_id = doc.cells[0].id
+    doc.exp_two_synapses.append(
+        neuroml.ExpTwoSynapse(
+            id="syn_dend", gbase="0.5nS", erev="0mV", tau_rise="0.2ms", tau_decay="2ms"
+        )
+    )
+    doc.spike_arrays.append(
+        neuroml.SpikeArray(id="drive", spikes=[neuroml.Spike(id=0, time="20ms")])
+    )
+    net = neuroml.Network(id="detailed_net")
+    doc.networks.append(net)
+    net.populations.append(neuroml.Population(id="pyramids", component=cell_id, size=2))
+    net.populations.append(neuroml.Population(id="drivers", component="drive", size=1))
+    projection = neuroml.Projection(
+        id="drive_to_pyramids",
+        presynaptic_population="drivers",
+        postsynaptic_population="pyramids",
+        synapse="syn_dend",
+    )
+    for k, (cell, segment) in enumerate(((0, 7), (1, 0))):
+        projection.connection_wds.append(
+            neuroml.ConnectionWD(
+                id=k,
+                pre_cell_id="../drivers/0/drive",
+                post_cell_id=f"../pyramids/{cell}/{cell_id}",
+                post_segment_id=segment,
+                post_fraction_along=1.0 if segment else 0.5,
+                weight=1.0,
+                delay="1ms",
+            )
+        )
+    net.projections.append(projection)
+    net_file = tmp_path / "detailed.net.nml"
+    neuroml.writers.NeuroMLWriter.write(doc, str(net_file))
+    columns = [(f"c{i}", f"pyramids/{i}/{cell_id}/v") for i in (0, 1)]
+    lems = tmp_path / "LEMS_detailed.xml"
+    simulation = LemsSimulation(
+        "detailed_sim",
+        net.id,
+        60.0,
+        0.025,
+        1,
+        [net_file.name],
+        [OutputFile("v", "v.dat", columns)],
+        [],
+    )
+    write_lems(lems, simulation)
+    out = tmp_path / "sonata"
+    run_cli("convert", lems, "--to", "sonata", "-o", out)
+    run_cli("run", out / "simulation_config.json")
+    dend, soma = (sonatasim_voltage(out / "output" / "v.h5", i) for i in (0, 1))
+    rest = soma[int(19 / 0.025)]
+    assert abs(dend[int(19 / 0.025)] - rest) < 1e-9  # same cell, same state before the spike
+    peak_dend, peak_soma = float(dend.max() - rest), float(soma.max() - rest)
+    print(f"EPSP at the soma: {peak_soma:.3f} mV (soma synapse), {peak_dend:.3f} mV (dendrite)")
+    assert peak_soma > 0.05 and 0.02 * peak_soma < peak_dend < 0.8 * peak_soma
+    assert int(np.argmax(dend)) > int(np.argmax(soma))

@@ -212,14 +212,18 @@ def _write_configs(
             "populations": {n: {"type": t} for n, t in converted.edges},
         }
     ]
+    components = {
+        "biophysical_neuron_models_dir": out / "cells",
+        "synaptic_models_dir": out / "synapses",
+    }
+    if any(p.type == "biophysical" for p in converted.populations.values()):
+        # libsonata wants one for biophysical nodes; the NeuroML cells carry their own
+        components["morphologies_dir"] = out / "cells"
     sonata_writer.write_circuit_config(
         out / "circuit_config.json",
         nodes=[{"nodes_file": out / "nodes.h5", "populations": types}],
         edges=edges if converted.edges else [],
-        components={
-            "biophysical_neuron_models_dir": out / "cells",
-            "synaptic_models_dir": out / "synapses",
-        },
+        components=components,
         node_sets_file=out / "node_sets.json",
     )
     run = {
