@@ -278,13 +278,10 @@ def test_synapse_effect_matches_plain_neuron(tmp_path):
         assert np.array_equal(sonatasim_voltage(report, cell), ours[cell])
 
 
-def test_input_segment_mapped_to_section_of_detailed_cell(tmp_path):
-    """Inputs (and projections) on segments of our multi-compartment cell land where its
-    sections put them:
-    sections soma, axon, dend_trunk, dend_left, dend_right (root first, file order);
-    positions from the segment lengths worked out by hand below."""
+def _detailed_network(n_cells: int, connections: list[tuple[int, int, float]], spike_ms: float):
+    """Our multi-compartment cell x n_cells, a spikeArray source and a projection
+    `drive_to_pyramids` of (cell, post segment, fractionAlong) connections (syn_dend)."""
     import neuroml
-    import neuroml.writers
 
     from engine.dialects.neuroml.examples.cell import cell_document
 
@@ -292,17 +289,51 @@ def test_input_segment_mapped_to_section_of_detailed_cell(tmp_path):
     cell_id = doc.cells[0].id
     doc.exp_two_synapses.append(
         neuroml.ExpTwoSynapse(
-            id="syn_dend", gbase="1nS", erev="0mV", tau_rise="0.5ms", tau_decay="5ms"
+            id="syn_dend", gbase="0.5nS", erev="0mV", tau_rise="0.2ms", tau_decay="2ms"
         )
     )
+    doc.spike_arrays.append(
+        neuroml.SpikeArray(id="drive", spikes=[neuroml.Spike(id=0, time=f"{spike_ms}ms")])
+    )
+    net = neuroml.Network(id="detailed_net")
+    doc.networks.append(net)
+    net.populations.append(neuroml.Population(id="pyramids", component=cell_id, size=n_cells))
+    net.populations.append(neuroml.Population(id="drivers", component="drive", size=1))
+    projection = neuroml.Projection(
+        id="drive_to_pyramids",
+        presynaptic_population="drivers",
+        postsynaptic_population="pyramids",
+        synapse="syn_dend",
+    )
+    for k, (cell, segment, fraction) in enumerate(connections):
+        projection.connection_wds.append(
+            neuroml.ConnectionWD(
+                id=k,
+                pre_cell_id="../drivers/0/drive",
+                post_cell_id=f"../pyramids/{cell}/{cell_id}",
+                post_segment_id=segment,
+                post_fraction_along=fraction,
+                weight=1.0,
+                delay="1ms",
+            )
+        )
+    net.projections.append(projection)
+    return doc, net, cell_id
+
+
+def test_input_segment_mapped_to_section_of_detailed_cell(tmp_path):
+    """Inputs (and projections) on segments of our multi-compartment cell land where its
+    sections put them: sections soma, axon, dend_trunk, dend_left, dend_right (root first,
+    file order); positions from the segment lengths worked out by hand below."""
+    import neuroml
+    import neuroml.writers
+
+    doc, net, cell_id = _detailed_network(1, [(0, 4, 0.25), (0, 6, 1.0)], 5.0)
     doc.poisson_firing_synapses.append(
         neuroml.PoissonFiringSynapse(
             id="dend_noise", average_rate="20Hz", synapse="syn_dend", spike_target="./syn_dend"
         )
     )
-    net = neuroml.Network(id="detailed_net")
-    doc.networks.append(net)
-    net.populations.append(neuroml.Population(id="pyramids", component=cell_id, size=1))
     inputs = neuroml.InputList(id="dend_noise_in", component="dend_noise", populations="pyramids")
     for k, (segment, fraction) in enumerate(((2, 0.5), (4, 0.25), (7, 0.5), (0, 0.5))):
         inputs.input.append(
@@ -315,29 +346,6 @@ def test_input_segment_mapped_to_section_of_detailed_cell(tmp_path):
             )
         )
     net.input_lists.append(inputs)
-    doc.spike_arrays.append(
-        neuroml.SpikeArray(id="drive", spikes=[neuroml.Spike(id=0, time="5ms")])
-    )
-    net.populations.append(neuroml.Population(id="drivers", component="drive", size=1))
-    projection = neuroml.Projection(
-        id="drive_to_dend",
-        presynaptic_population="drivers",
-        postsynaptic_population="pyramids",
-        synapse="syn_dend",
-    )
-    for k, (segment, fraction) in enumerate(((4, 0.25), (6, 1.0))):
-        projection.connection_wds.append(
-            neuroml.ConnectionWD(
-                id=k,
-                pre_cell_id="../drivers/0/drive",
-                post_cell_id=f"../pyramids/0/{cell_id}",
-                post_segment_id=segment,
-                post_fraction_along=fraction,
-                weight=1.0,
-                delay="1ms",
-            )
-        )
-    net.projections.append(projection)
     net_file = tmp_path / "detailed.net.nml"
     neuroml.writers.NeuroMLWriter.write(doc, str(net_file))
     out = convert_model(net_file, tmp_path / "sonata").parent
@@ -351,7 +359,7 @@ def test_input_segment_mapped_to_section_of_detailed_cell(tmp_path):
     positions = edges.get_attribute("afferent_section_pos", every)
     np.testing.assert_allclose(positions, expected, rtol=1e-12)
     assert edges.get_attribute("neuroml_post_segment_id", every).tolist() == [2, 4, 7, 0]
-    edges = libsonata.EdgeStorage(str(out / "edges.h5")).open_population("drive_to_dend")
+    edges = libsonata.EdgeStorage(str(out / "edges.h5")).open_population("drive_to_pyramids")
     every = libsonata.Selection([(0, edges.size)])
     assert edges.get_attribute("afferent_section_id", every).tolist() == [2, 4]
     positions = edges.get_attribute("afferent_section_pos", every)
@@ -398,44 +406,9 @@ def test_converted_detailed_cell_feels_where_the_synapse_is(tmp_path):
     """The converted multi-compartment network runs, and the post segment reaches the run:
     one spike onto the soma of cell 1 and onto the far end of dend_right of cell 0 gives
     at cell 0's soma a smaller, later EPSP (cable filtering)."""
-    import neuroml
     import neuroml.writers
 
-    from engine.dialects.neuroml.examples.cell import cell_document
-
-    doc = cell_document()
-    cell_id = doc.cells[0].id
-    doc.exp_two_synapses.append(
-        neuroml.ExpTwoSynapse(
-            id="syn_dend", gbase="0.5nS", erev="0mV", tau_rise="0.2ms", tau_decay="2ms"
-        )
-    )
-    doc.spike_arrays.append(
-        neuroml.SpikeArray(id="drive", spikes=[neuroml.Spike(id=0, time="20ms")])
-    )
-    net = neuroml.Network(id="detailed_net")
-    doc.networks.append(net)
-    net.populations.append(neuroml.Population(id="pyramids", component=cell_id, size=2))
-    net.populations.append(neuroml.Population(id="drivers", component="drive", size=1))
-    projection = neuroml.Projection(
-        id="drive_to_pyramids",
-        presynaptic_population="drivers",
-        postsynaptic_population="pyramids",
-        synapse="syn_dend",
-    )
-    for k, (cell, segment) in enumerate(((0, 7), (1, 0))):
-        projection.connection_wds.append(
-            neuroml.ConnectionWD(
-                id=k,
-                pre_cell_id="../drivers/0/drive",
-                post_cell_id=f"../pyramids/{cell}/{cell_id}",
-                post_segment_id=segment,
-                post_fraction_along=1.0 if segment else 0.5,
-                weight=1.0,
-                delay="1ms",
-            )
-        )
-    net.projections.append(projection)
+    doc, net, cell_id = _detailed_network(2, [(0, 7, 1.0), (1, 0, 0.5)], 20.0)
     net_file = tmp_path / "detailed.net.nml"
     neuroml.writers.NeuroMLWriter.write(doc, str(net_file))
     columns = [(f"c{i}", f"pyramids/{i}/{cell_id}/v") for i in (0, 1)]
