@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +138,23 @@ def _position(segments: dict[int, Segment], cable: Cable, seg_id: int, fraction:
     return (before + fraction * lengths[cable.segments.index(seg_id)]) / total
 
 
+def segment_locator(cell: NmlCell) -> Callable[[int, float], tuple[int, float]]:
+    """(section id, position 0..1) of a point at a fraction along a segment, in the layout
+    `build_sections` gives (how a converted edge's post segment and fractionAlong become
+    afferent_section_id / afferent_section_pos)."""
+    segments: dict[int, Segment] = {s.id: s for s in cell.segments}
+    cables = _cables(cell)
+    index = {sid: k for k, cable in enumerate(cables) for sid in cable.segments}
+
+    def locate(seg_id: int, fraction: float) -> tuple[int, float]:
+        if seg_id not in index:
+            raise CircuitError(f"cell {cell.id} has no segment {seg_id}", file=cell.path)
+        k = index[seg_id]
+        return k, _position(segments, cables[k], seg_id, fraction)
+
+    return locate
+
+
 def _connect(h: Any, cell: NmlCell, cables: list[Cable], segments: dict, section_of: dict) -> None:
     cable_of = {sid: cable for cable in cables for sid in cable.segments}
     for cable in cables:
@@ -165,13 +183,3 @@ def _section_lists(h: Any, cell: NmlCell, owner: NmlCellObject, section_of: dict
         match = [g for g in cell.groups.values() if g.neurolex == neurolex]
         match = match or [cell.groups[n] for n in names if n in cell.groups]
         setattr(owner, list_name, owner.group_lists[match[0].id] if match else h.SectionList())
-
-
-def segment_location(cell: NmlCell, seg_id: int, fraction: float) -> tuple[int, float]:
-    """(section id, position 0..1) of a point at `fraction` along segment `seg_id`, in the
-    section order `build_sections` creates (so edges can name it as afferent_section_*)."""
-    segments = {s.id: s for s in cell.segments}
-    for section_id, cable in enumerate(_cables(cell)):
-        if seg_id in cable.segments:
-            return section_id, _position(segments, cable, seg_id, fraction)
-    raise CircuitError(f"cell '{cell.id}' has no segment {seg_id}", file=cell.path)

@@ -5,12 +5,14 @@ config from the LEMS Simulation (see `to_sonata_simulation`).
 Why: users keep their NeuroML models and run them on any number of ranks without Java.
 Node ids are the instance order of each population (ascending instance id); every edge
 keeps NeuroML's pre/post segment and fractionAlong as `neuroml_*` attributes, so a
-conversion back gives the same connections; onto a multi-compartment cell its
-`afferent_section_id`/`_pos` name where the post segment lies on the cell's sections.
+conversion back gives the same connections. Onto multi-compartment cells the post segment
+and fractionAlong also become afferent_section_id / afferent_section_pos, with the
+segment -> section layout the `nml:` cell builder uses (what the engine's edges read).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import numpy as np
 
 from engine.dialects.neuroml.documents import POINT_CELL_LISTS, SYNAPSE_LISTS
 from engine.dialects.neuroml.documents import read_document as _read
-from engine.errors import ConfigError
+from engine.errors import CircuitError, ConfigError
 from engine.io import sonata_writer
 
 SPIKE_SOURCE_LISTS = {
@@ -54,6 +56,8 @@ class ConvertedPopulation:
     element: str
     index: dict[int, int]  # NeuroML instance id -> SONATA node id
     is_list: bool = False
+    # multi-compartment cells: (segment id, fractionAlong) -> (section id, position)
+    locate: Callable[[int, float], tuple[int, float]] | None = None
 
 
 @dataclass
@@ -67,6 +71,7 @@ class ConvertedNetwork:
     node_sets: dict[str, Any] = field(default_factory=dict)
     spikes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
+    components: dict[str, Path] = field(default_factory=dict)  # circuit config dirs
 
 
 def _single_network(document: Any, wanted: str | None, path: Path) -> Any:
@@ -163,6 +168,8 @@ def convert_network(
                 )
             attributes["model_template"] = np.full(n, f"nml:{cell_path.name}", dtype=object)
             attributes["model_type"] = np.full(n, converted.type, dtype=object)
+            if not point:
+                converted.locate = _locator(cell_path, out, result)
         if xyz is not None:
             attributes.update({a: xyz[:, k] for k, a in enumerate("xyz")})
         sonata_writer.write_nodes(nodes_file, sonata_name, attributes)
@@ -192,17 +199,48 @@ def synapse_file(result: ConvertedNetwork, synapse: str, what: str, net_file: Pa
 def afferent_location(
     target: ConvertedPopulation, segment: int, fraction: float, out: Path
 ) -> tuple[int, float]:
-    """(afferent section id, position): section 0.5 of a point cell; a detailed cell's
-    segment mapped to the section `build_sections` makes of it."""
-    if target.type != "biophysical":
+    """(afferent section id, position): section 0 at 0.5 of a point cell; a detailed cell's
+    segment mapped to the section `build_sections` makes of it (the population's locator)."""
+    if target.locate is None:
         return 0, 0.5
-    from engine.dialects.neuroml.document import load_cell
-    from engine.dialects.neuroml.morphology import segment_location
+    return target.locate(segment, fraction)
 
-    cell = load_cell(out / "cells" / f"{target.component}.cell.nml")
-    if not cell.segments:  # no morphology in the file: the node's own, soma
-        return 0, 0.5
-    return segment_location(cell, segment, fraction)
+
+def _locator(cell_path: Path, out: Path, result: ConvertedNetwork):
+    """Read back the written cell (refusing what the engine cannot run, before any run)
+    and give its segment -> section mapping; biophysical nodes need a morphologies_dir
+    in libsonata's eyes, though these cells bring their own morphology."""
+    from engine.dialects.neuroml.document import load_cell
+    from engine.dialects.neuroml.morphology import segment_locator
+
+    cell = load_cell(cell_path)
+    if not cell.has_morphology:
+        raise ConfigError(f"cell {cell.id} has no <morphology>", file=cell_path)
+    morphologies = out / "morphologies"
+    morphologies.mkdir(parents=True, exist_ok=True)
+    result.components["morphologies_dir"] = morphologies
+    return segment_locator(cell)
+
+
+def _sections(
+    connections: list, locate, side: str, proj: Any, net_file: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """SONATA section ids and positions of one side of the connections (soma centre for
+    point cells and spike sources)."""
+    n = len(connections)
+    ids, positions = np.zeros(n, np.int64), np.full(n, 0.5)
+    if locate is not None:
+        for k, c in enumerate(connections):
+            segment = int(getattr(c, f"get_{side}_segment_id")())
+            fraction = float(getattr(c, f"get_{side}_fraction_along")())
+            try:
+                ids[k], positions[k] = locate(segment, fraction)
+            except CircuitError as exc:
+                raise ConfigError(
+                    f'<projection id="{proj.id}"> connection {c.id}: {exc.plain_message}',
+                    file=net_file,
+                ) from None
+    return ids, positions
 
 
 def _edge_arrays(connections: list, pre: ConvertedPopulation, post: ConvertedPopulation) -> dict:
@@ -259,23 +297,15 @@ def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) ->
                 for c in connections
             ]
         )
+        post_ids, post_pos = _sections(connections, post.locate, "post", proj, net_file)
         attributes = {
             "syn_weight": weights,
             "delay": delays,
             "model_template": np.full(n, f"nml:{syn_name}", dtype=object),
-            "afferent_section_id": np.zeros(n, np.int64),
-            "afferent_section_pos": np.full(n, 0.5),
+            "afferent_section_id": post_ids,
+            "afferent_section_pos": post_pos,
             **{k: arrays[k] for k in EDGE_NML_ATTRIBUTES},
         }
-        if post.type == "biophysical":  # the post segment's section on a detailed cell
-            points = zip(
-                arrays["neuroml_post_segment_id"],
-                arrays["neuroml_post_fraction_along"],
-                strict=True,
-            )
-            places = [afferent_location(post, int(s), float(f), out) for s, f in points]
-            attributes["afferent_section_id"] = np.array([p[0] for p in places], np.int64)
-            attributes["afferent_section_pos"] = np.array([p[1] for p in places])
         _write_edges(result, edges_file, proj.id, "chemical", pre, post, arrays, attributes)
         if pre.type == "virtual":
             result.virtual_targets.add(post.name)
@@ -312,6 +342,13 @@ def _convert_electrical(
     )
     pre = result.populations[proj.presynaptic_population]
     post = result.populations[proj.postsynaptic_population]
+    for side, population in (("pre", pre), ("post", post)):
+        if np.any(_sections(connections, population.locate, side, proj, net_file)[0] != 0):
+            raise ConfigError(
+                f'<electricalProjection id="{proj.id}">: gap junctions off the soma of'
+                f" multi-compartment cells ({population.component}) are not converted yet",
+                file=net_file,
+            )
     arrays = _edge_arrays(connections, pre, post)
     n = len(connections)
     weights = np.array([float(getattr(c, "weight", None) or 1.0) for c in connections])

@@ -173,11 +173,11 @@ def _reports(
         cells: dict[str, set[int]] = defaultdict(set)
         for column_id, quantity in output.columns:
             population, index, rest = parse_cell_path(quantity)
-            variable = rest.rsplit("/", 1)[-1]
-            if variable != "v" or population not in converted.populations:
+            # "pop/0/cell/v" only: a segment's v ("pop/0/cell/3/v") is not the soma's
+            if rest != "v" or population not in converted.populations:
                 raise ConfigError(
                     f"<OutputColumn id=\"{column_id}\"> quantity '{quantity}': only the membrane"
-                    " potential v of a network cell is converted to a report",
+                    " potential v of a network cell (at its soma) is converted to a report",
                     file=model,
                 )
             cells[population].add(converted.populations[population].index[index])
@@ -212,18 +212,15 @@ def _write_configs(
             "populations": {n: {"type": t} for n, t in converted.edges},
         }
     ]
-    components = {
-        "biophysical_neuron_models_dir": out / "cells",
-        "synaptic_models_dir": out / "synapses",
-    }
-    if any(p.type == "biophysical" for p in converted.populations.values()):
-        # libsonata wants one for biophysical nodes; the NeuroML cells carry their own
-        components["morphologies_dir"] = out / "cells"
     sonata_writer.write_circuit_config(
         out / "circuit_config.json",
         nodes=[{"nodes_file": out / "nodes.h5", "populations": types}],
         edges=edges if converted.edges else [],
-        components=components,
+        components={
+            "biophysical_neuron_models_dir": out / "cells",
+            "synaptic_models_dir": out / "synapses",
+            **converted.components,
+        },
         node_sets_file=out / "node_sets.json",
     )
     run = {

@@ -71,10 +71,12 @@ class NeuroMLCell(BiophysicalCell):
     """A NeuroML cell: spikes detected at soma(0.5), at spikeThresh when the file sets it."""
 
     threshold: float | None = None
+    own_threshold: bool = False  # spikeThresh in use: edges must not reset it
 
     def spike_source(self, h: Any, spike_location: str, threshold: float) -> Any:
         if spike_location != "soma":
             return super().spike_source(h, spike_location, threshold)
         netcon = h.NetCon(self.soma(0.5)._ref_v, None, sec=self.soma)
+        self.own_threshold = self.threshold is not None
         netcon.threshold = threshold if self.threshold is None else self.threshold
         return netcon

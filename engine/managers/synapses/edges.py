@@ -200,7 +200,7 @@ class EdgeManager:
         simulated_sources = simulated.get(self.source.name, set())
         pc, threshold = sim.pc, settings.run.spike_threshold
         own_threshold = getattr(self.source, "own_spike_threshold", False)  # NeuroML cells
-        offset = self.source.offset
+        offset, cells = self.source.offset, getattr(self.source, "cells", {})
         for i in range(n):
             src = int(local.source_ids[i])
             if src not in simulated_sources or local.targets[i] is None:
@@ -208,7 +208,8 @@ class EdgeManager:
             nc = pc.gid_connect(src + offset, local.targets[i])
             nc.delay = float(local.delays[i])
             self.configure_netcon(nc, i, NETCON_PRESYNAPTIC)
-            if not own_threshold:
+            # a local source's detector is this NetCon's; keep a NeuroML cell's spikeThresh
+            if not own_threshold and not getattr(cells.get(src), "own_threshold", False):
                 nc.threshold = threshold
             self.netcons.append(nc)
 

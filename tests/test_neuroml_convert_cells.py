@@ -1,0 +1,231 @@
+"""`sonatasim convert --to sonata` of a network of multi-compartment NeuroML cells, run by
+sonatasim on 1 and 2 ranks and by jNeuroML's NEURON export of the same LEMS file.
+
+The network (written with libNeuroML here): three of our HH cells (engine.dialects.neuroml.
+examples.cell: soma, axon, branching dendrite, NeuroML HH channels with q10), a spikeArray
+source driving two of them through expTwoSynapse connections on dendrite segments at a
+fractionAlong, and cell 0 driving cell 2 the same way with a delay. The converter maps each
+post segment and fractionAlong to afferent_section_id / afferent_section_pos with the
+segment -> section layout our `nml:` builder uses (and jNeuroML's export lays out), so the
+synapses sit where jNeuroML puts them. dt = 2.5 us as in tests/test_neuroml_cells.py
+(jNeuroML's export lags its gating by one step).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from engine.dialects.neuroml.examples.cell import CELL_ID, cell_document
+from engine.dialects.neuroml.lems import EventOutputFile, LemsSimulation, OutputFile, write_lems
+from tests.conftest import run_cli
+from tests.neuroml_reference import (
+    compare_spikes,
+    run_jneuroml,
+    sonatasim_spikes,
+    sonatasim_voltage,
+)
+from tests.test_neuroml_convert import _nodes
+
+pytestmark = [pytest.mark.slow]
+
+CELL = CELL_ID.replace(".", "_")
+POP, SOURCE = "L5_hh_pyramidal", "thalamic_drive"
+LOCATION = ("neuroml_post_segment_id", "afferent_section_id", "afferent_section_pos")
+LENGTH, STEP = 30.0, 0.0025
+# (pre population, pre cell, post cell, post segment, fractionAlong, weight, delay ms);
+# segments of the example cell: 3-4 dend_trunk, 5 dend_left, 6-7 dend_right
+CONNECTIONS = (
+    (SOURCE, 0, 0, 5, 0.3, 15.0, 2.0),
+    (SOURCE, 0, 1, 7, 0.6, 40.0, 1.5),
+    (POP, 0, 2, 4, 0.25, 25.0, 3.0),
+)
+
+
+def _write_model(directory: Path) -> Path:
+    """The LEMS file of the network (NeuroML written and validated with libNeuroML)."""
+    import neuroml
+    import neuroml.writers
+
+    doc = cell_document()
+    doc.id = "hh_network"
+    # jNeuroML's export cannot place a synapse on a group whose first segment has no
+    # proximal point (NullPointerException in getFractionAlongSegGroupLength): give every
+    # segment its proximal point explicitly (the parent's distal point: same geometry)
+    segments = {s.id: s for s in doc.cells[0].morphology.segments}
+    for seg in segments.values():
+        if seg.proximal is None:
+            parent = segments[seg.parent.segments].distal
+            seg.proximal = neuroml.Point3DWithDiam(
+                x=parent.x, y=parent.y, z=parent.z, diameter=parent.diameter
+            )
+    doc.exp_two_synapses.append(
+        neuroml.ExpTwoSynapse(
+            id="ampa_dend", gbase="1nS", erev="0mV", tau_rise="0.3ms", tau_decay="3ms"
+        )
+    )
+    doc.spike_arrays.append(
+        neuroml.SpikeArray(
+            id="drive_spikes",
+            spikes=[neuroml.Spike(id=k, time=f"{t}ms") for k, t in enumerate((3.0, 10.0, 19.0))],
+        )
+    )
+    net = neuroml.Network(id="hh_net", type="networkWithTemperature", temperature="16 degC")
+    doc.networks.append(net)
+    for pop_id, component, n in ((POP, CELL, 3), (SOURCE, "drive_spikes", 1)):
+        pop = neuroml.Population(id=pop_id, component=component, size=n, type="populationList")
+        for i in range(n):
+            location = neuroml.Location(x=100.0 * i, y=0.0, z=0.0)
+            pop.instances.append(neuroml.Instance(id=i, location=location))
+        net.populations.append(pop)
+    components = {POP: CELL, SOURCE: "drive_spikes"}
+    for pre in (SOURCE, POP):
+        proj = neuroml.Projection(
+            id=f"{pre}__{POP}",
+            presynaptic_population=pre,
+            postsynaptic_population=POP,
+            synapse="ampa_dend",
+        )
+        for k, (_, i, j, segment, fraction, w, d) in enumerate(
+            c for c in CONNECTIONS if c[0] == pre
+        ):
+            proj.connection_wds.append(
+                neuroml.ConnectionWD(
+                    id=k,
+                    pre_cell_id=f"../{pre}/{i}/{components[pre]}",
+                    post_cell_id=f"../{POP}/{j}/{CELL}",
+                    post_segment_id=segment,
+                    post_fraction_along=fraction,
+                    weight=w,
+                    delay=f"{d}ms",
+                )
+            )
+        net.projections.append(proj)
+    doc.validate(recursive=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    net_file = directory / "hh_network.net.nml"
+    neuroml.writers.NeuroMLWriter.write(doc, str(net_file))
+    lems = directory / "LEMS_hh_network.xml"
+    columns = [(f"v{i}", f"{POP}/{i}/{CELL}/v") for i in range(3)]
+    selections = [(str(i), f"{POP}/{i}/{CELL}", "spike") for i in range(3)]
+    write_lems(
+        lems,
+        LemsSimulation(
+            "hh_network_sim",
+            net.id,
+            LENGTH,
+            STEP,
+            1,
+            [net_file.name],
+            [OutputFile("soma_v", "hh_network.v.dat", columns)],
+            [EventOutputFile("spikes", "hh_network.spikes", "ID_TIME", selections)],
+        ),
+    )
+    return lems
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    base = tmp_path_factory.mktemp("nml_mc_convert")
+    lems = _write_model(base / "model")
+    config = base / "sonata" / "simulation_config.json"
+    run_cli("convert", lems, "--to", "sonata", "-o", config.parent)
+    reference = base / "reference"
+    reference.mkdir()
+    for path in (base / "model").iterdir():
+        (reference / path.name).write_bytes(path.read_bytes())
+    return config, run_jneuroml(reference / lems.name)
+
+
+def test_dendritic_synapses_keep_their_location(converted):
+    """Nodes are nml: biophysical cells; every edge sits on the section jNeuroML's layout
+    gives the post segment, at the length-weighted position of its fractionAlong."""
+    config, _ = converted
+    nodes, edges = _nodes(config)
+    assert nodes[POP]["model_type"] == ["biophysical"] * 3
+    assert set(nodes[POP]["model_template"]) == {f"nml:{CELL}.cell.nml"}
+    assert (config.parent / "cells" / f"{CELL}.cell.nml").is_file()
+    found = {}
+    for _source, _target, names, rows in edges.values():
+        columns = [names.index(a) + 2 for a in LOCATION]
+        found.update({(r[1], r[columns[0]]): (r[columns[1]], r[columns[2]]) for r in rows})
+    # sections of the example cell: 0 soma, 1 axon, 2 dend_trunk (segments 3, 4: 60 and
+    # 60 um), 3 dend_left (segment 5), 4 dend_right (segments 6, 7); positions by length
+    right = (float(np.hypot(np.hypot(50, 70), 10)), float(np.hypot(40, 50)))
+    assert found[(0, 5)] == (3, pytest.approx(0.3))
+    assert found[(1, 7)] == (4, pytest.approx((right[0] + 0.6 * right[1]) / sum(right)))
+    assert found[(2, 4)] == (2, pytest.approx((60 + 0.25 * 60) / 120))
+
+
+def _check_against_jneuroml(out: Path, reference) -> dict:
+    reference_spikes, reference_v = reference
+    spikes = sonatasim_spikes(out)
+    cells = [(POP, i) for i in range(3)]
+    assert all(reference_spikes[c].size >= 1 for c in cells), reference_spikes
+    ours = {c: spikes.get(c, np.zeros(0)) for c in cells}
+    compare_spikes(ours, reference_spikes, cells, 0.2)
+    for i in range(3):
+        theirs = reference_v[f"v{i}"]
+        mine = sonatasim_voltage(out / "soma_v.h5", i)
+        n = min(theirs.size, mine.size)
+        assert n >= int(LENGTH / STEP) - 1
+        rms = float(np.sqrt(np.mean((mine[:n] - theirs[:n]) ** 2)))
+        assert rms < 1.0, (i, rms)
+    with h5py.File(out / "spikes.h5") as f:
+        assert sorted(f["spikes"]) == [POP]  # the spike source is replayed, not recorded
+    return spikes
+
+
+@pytest.fixture(scope="module")
+def one_rank(converted, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nml_mc_run1") / "out"
+    run_cli("run", converted[0], "--output-dir", out, "--no-progress")
+    return out
+
+
+def test_converted_network_matches_jneuroml(converted, one_rank):
+    _check_against_jneuroml(one_rank, converted[1])
+
+
+@pytest.mark.mpi
+def test_two_ranks_give_the_same_spikes(converted, one_rank, tmp_path):
+    out = tmp_path / "out"
+    run_cli("run", converted[0], "--output-dir", out, "--no-progress", ranks=2)
+    two = _check_against_jneuroml(out, converted[1])
+    one = sonatasim_spikes(one_rank)
+    assert sorted(two) == sorted(one)
+    for cell, times in one.items():
+        np.testing.assert_array_equal(two[cell], times)
+
+
+def test_segment_reports_and_missing_segments_are_refused(converted, tmp_path):
+    """A segment's v is not the soma's, and a connection onto a segment the cell does not
+    have has no location: one line naming the file, exit 2, no traceback."""
+    model = converted[0].parent.parent / "model"
+    lems, net = model / "LEMS_hh_network.xml", model / "hh_network.net.nml"
+    cases = {
+        "segment_report": (
+            lems.read_text().replace(f"{POP}/2/{CELL}/v", f"{POP}/2/{CELL}/5/v"),
+            net.read_text(),
+            f"quantity '{POP}/2/{CELL}/5/v'",
+        ),
+        "missing_segment": (
+            lems.read_text(),
+            net.read_text().replace('postSegmentId="7"', 'postSegmentId="70"'),
+            f'<projection id="{SOURCE}__{POP}"> connection 1: cell {CELL} has no segment 70',
+        ),
+    }
+    for name, (lems_text, net_text, message) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / lems.name).write_text(lems_text)
+        (folder / net.name).write_text(net_text)
+        result = run_cli(
+            "convert", folder / lems.name, "--to", "sonata", "-o", folder / "out", check=False
+        )
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
