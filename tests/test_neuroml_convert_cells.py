@@ -229,3 +229,27 @@ def test_segment_reports_and_missing_segments_are_refused(converted, tmp_path):
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_round_trips_keep_the_network(converted, tmp_path):
+    """NeuroML -> SONATA -> NeuroML keeps populations, positions and connections (with
+    their segments and fractionAlong); SONATA -> NeuroML -> SONATA keeps every node and
+    edge attribute; every written file validates."""
+    from neuroml.utils import validate_neuroml2
+
+    from tests.test_neuroml_convert import _connections, _network, _populations
+
+    config = converted[0]
+    run_cli("convert", config, "--to", "neuroml", "-o", tmp_path / "nml")
+    back = next((tmp_path / "nml").glob("LEMS_*.xml"))
+    run_cli("convert", back, "--to", "sonata", "-o", tmp_path / "sonata")
+    original = _network(config.parent.parent / "model" / "LEMS_hh_network.xml")
+    returned = _network(back)
+    assert _populations(returned) == _populations(original)
+    assert _connections(returned) == _connections(original)
+    assert sum(len(rows) for rows in _connections(original).values()) == len(CONNECTIONS)
+    assert _nodes(tmp_path / "sonata" / "simulation_config.json") == _nodes(config)
+    files = [*(tmp_path / "nml").glob("*.nml"), *(config.parent / "cells").glob("*.nml")]
+    assert len(files) >= 4
+    for path in files:
+        validate_neuroml2(str(path))
