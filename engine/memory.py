@@ -216,7 +216,10 @@ def synapse_model_name(h: Any, storage: Any) -> str:
     """The point process an edge population's synapses become (as synapse_models decides)."""
     names = set(storage.attribute_names)
     if "model_template" in names:
-        kinds = storage.get_attribute("model_template", storage.select_all()[0:1] or [])
+        import libsonata
+
+        first = libsonata.Selection([(0, min(1, storage.size))])
+        kinds = storage.get_attribute("model_template", first) if storage.size else []
         kind = str(kinds[0]).lower() if len(kinds) else ""
         return {"exp2syn": "Exp2Syn", "expsyn": "ExpSyn"}.get(kind, "SonataExp2Syn")
     if {"u_syn", "depression_time", "facilitation_time"} <= names:

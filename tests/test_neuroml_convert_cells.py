@@ -158,6 +158,9 @@ def test_dendritic_synapses_keep_their_location(converted):
     assert found[(0, 5)] == (3, pytest.approx(0.3))
     assert found[(1, 7)] == (4, pytest.approx((right[0] + 0.6 * right[1]) / sum(right)))
     assert found[(2, 4)] == (2, pytest.approx((60 + 0.25 * 60) / 120))
+    # the converted circuit also passes `validate` and `dry-run` (generated channels loaded)
+    run_cli("validate", config)
+    assert "estimated peak memory per rank" in run_cli("dry-run", config).stdout
 
 
 def _check_against_jneuroml(out: Path, reference) -> dict:

@@ -72,7 +72,12 @@ def dry_run(
     setup = load_setup(config, output_dir)
     sim = simulator.start(use_mpi=False)
     setup_logging(sim.rank, sim.nranks)
-    mechanism_dirs = setup.mechanism_dirs + [Path(m) for m in mechanisms]
+    from engine.dialects.neuroml.generated import with_generated
+    from engine.mechanisms import cache_dir
+
+    # with the circuit's generated NeuroML channels, as `run` loads them
+    dirs = setup.mechanism_dirs + [Path(m) for m in mechanisms]
+    mechanism_dirs = with_generated(setup, dirs, cache_dir())
     load_mechanisms(mechanism_dirs, sim)
     circuit = CircuitManager(setup, sim)
     cells = circuit.simulated_ids()
