@@ -205,8 +205,9 @@ def test_two_ranks_give_the_same_spikes(converted, one_rank, tmp_path):
 
 
 def test_segment_reports_and_missing_segments_are_refused(converted, tmp_path):
-    """A segment's v is not the soma's, and a connection onto a segment the cell does not
-    have has no location: one line naming the file, exit 2, no traceback."""
+    """A segment's v is not the soma's, a connection onto a segment the cell does not have
+    has no location, and spikes are detected at the soma only (jNeuroML's export watches
+    the pre segment): one line naming the file, exit 2, no traceback."""
     model = converted[0].parent.parent / "model"
     lems, net = model / "LEMS_hh_network.xml", model / "hh_network.net.nml"
     cases = {
@@ -219,6 +220,13 @@ def test_segment_reports_and_missing_segments_are_refused(converted, tmp_path):
             lems.read_text(),
             net.read_text().replace('postSegmentId="7"', 'postSegmentId="70"'),
             f'<projection id="{SOURCE}__{POP}"> connection 1: cell {CELL} has no segment 70',
+        ),
+        "axonal_pre_segment": (
+            lems.read_text(),
+            net.read_text().replace(
+                f'preCellId="../{POP}/0/{CELL}"', f'preCellId="../{POP}/0/{CELL}" preSegmentId="2"'
+            ),
+            f'<projection id="{POP}__{POP}"> connection 0: pre segment 2 is off the soma',
         ),
     }
     for name, (lems_text, net_text, message) in cases.items():

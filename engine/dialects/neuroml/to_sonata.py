@@ -298,6 +298,15 @@ def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) ->
             ]
         )
         post_ids, post_pos = _sections(connections, post.locate, "post", proj, net_file)
+        pre_ids = _sections(connections, pre.locate, "pre", proj, net_file)[0]
+        if np.any(pre_ids != 0):  # one spike detector per cell, at the soma
+            c = connections[int(np.flatnonzero(pre_ids)[0])]
+            raise ConfigError(
+                f'<projection id="{proj.id}"> connection {c.id}: pre segment'
+                f" {c.get_pre_segment_id()} is off the soma of {pre.component}; spikes are"
+                " detected at the soma (not converted)",
+                file=net_file,
+            )
         attributes = {
             "syn_weight": weights,
             "delay": delays,
