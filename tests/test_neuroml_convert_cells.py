@@ -3,8 +3,8 @@ sonatasim on 1 and 2 ranks and by jNeuroML's NEURON export of the same LEMS file
 
 The network (written with libNeuroML here): three of our HH cells (engine.dialects.neuroml.
 examples.cell: soma, axon, branching dendrite, NeuroML HH channels with q10), a spikeArray
-source driving two of them through expTwoSynapse connections on dendrite segments at a
-fractionAlong, and cell 0 driving cell 2 the same way with a delay. The converter maps each
+source driving two of them (cells 0 and 2) through expTwoSynapse connections on dendrite
+segments at a fractionAlong, and cell 0 driving cell 1 the same way with a delay. The converter maps each
 post segment and fractionAlong to afferent_section_id / afferent_section_pos with the
 segment -> section layout our `nml:` builder uses (and jNeuroML's export lays out), so the
 synapses sit where jNeuroML puts them. dt = 2.5 us as in tests/test_neuroml_cells.py
@@ -37,11 +37,12 @@ POP, SOURCE = "L5_hh_pyramidal", "thalamic_drive"
 LOCATION = ("neuroml_post_segment_id", "afferent_section_id", "afferent_section_pos")
 LENGTH, STEP = 30.0, 0.0025
 # (pre population, pre cell, post cell, post segment, fractionAlong, weight, delay ms);
-# segments of the example cell: 3-4 dend_trunk, 5 dend_left, 6-7 dend_right
+# segments of the example cell: 3-4 dend_trunk, 5 dend_left, 6-7 dend_right; cell 0
+# drives cell 1, which sits on the other rank of a 2-rank run
 CONNECTIONS = (
     (SOURCE, 0, 0, 5, 0.3, 15.0, 2.0),
-    (SOURCE, 0, 1, 7, 0.6, 40.0, 1.5),
-    (POP, 0, 2, 4, 0.25, 25.0, 3.0),
+    (SOURCE, 0, 2, 7, 0.6, 40.0, 1.5),
+    (POP, 0, 1, 4, 0.25, 25.0, 3.0),
 )
 
 
@@ -156,8 +157,8 @@ def test_dendritic_synapses_keep_their_location(converted):
     # 60 um), 3 dend_left (segment 5), 4 dend_right (segments 6, 7); positions by length
     right = (float(np.hypot(np.hypot(50, 70), 10)), float(np.hypot(40, 50)))
     assert found[(0, 5)] == (3, pytest.approx(0.3))
-    assert found[(1, 7)] == (4, pytest.approx((right[0] + 0.6 * right[1]) / sum(right)))
-    assert found[(2, 4)] == (2, pytest.approx((60 + 0.25 * 60) / 120))
+    assert found[(2, 7)] == (4, pytest.approx((right[0] + 0.6 * right[1]) / sum(right)))
+    assert found[(1, 4)] == (2, pytest.approx((60 + 0.25 * 60) / 120))
     # the converted circuit also passes `validate` and `dry-run` (generated channels loaded)
     run_cli("validate", config)
     assert "estimated peak memory per rank" in run_cli("dry-run", config).stdout
