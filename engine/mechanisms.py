@@ -33,6 +33,7 @@ from typing import Any
 
 from engine.compile_log import failure_excerpt, first_compile_error
 from engine.errors import MechanismError
+from engine.loaded_mechanisms import mechanism_exists, mechanism_names  # noqa: F401 (re-exported)
 
 LOG = logging.getLogger("sonatasim")
 
@@ -316,24 +317,6 @@ def build_mechanisms(extra_dirs: Sequence[Path], coreneuron: bool = False) -> Pa
     if library is None:
         raise MechanismError(f"compiled library missing from {final}", file=str(final))
     return library
-
-
-def mechanism_names(h: Any) -> list[str]:
-    """Every density mechanism and point process NEURON knows (built in or loaded)."""
-    names = []
-    for kind in (0, 1):
-        types = h.MechanismType(kind)
-        selected = h.ref("")
-        for index in range(int(types.count())):
-            types.select(index)
-            types.selected(selected)
-            names.append(str(selected[0]))
-    return names
-
-
-def mechanism_exists(h: Any, name: str) -> bool:
-    """Whether NEURON knows a density mechanism or point process called `name`."""
-    return name in mechanism_names(h)
 
 
 def _load_library(h: Any, library: Path) -> None:

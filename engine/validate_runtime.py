@@ -158,7 +158,7 @@ def _hoc_templates(info: Any) -> list[str]:
 
 def _recordable_names(h: Any) -> dict[str, set[str]]:
     """mechanism name -> its variable names (suffixed as hoc sees them for density ones)."""
-    from engine.mechanisms import mechanism_names
+    from engine.loaded_mechanisms import mechanism_names
 
     names: dict[str, set[str]] = {}
     for mechanism in mechanism_names(h):

@@ -1,6 +1,6 @@
 """`nml:` cells with NeuroML-defined channels against jNeuroML's NEURON export.
 
-Our model (engine.dialects.neuroml.example, written with libNeuroML: a soma, a tapering
+Our model (engine.dialects.neuroml.examples.cell, written with libNeuroML: a soma, a tapering
 axon and a branching dendrite; HH Na/K/leak with q10ExpTemp, plus channels using
 gateHHtauInf, gateHHratesTau, gateHHratesInf, gateHHratesTauInf, gateHHInstantaneous,
 the sigmoid / exp-linear variables, fixedTimeCourse, q10Fixed and q10ConductanceScaling,
@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 import pytest
 
-from engine.dialects.neuroml.example import CELL_ID, write_circuit
+from engine.dialects.neuroml.examples.cell import CELL_ID, write_circuit
 from tests.conftest import run_cli
 from tests.neuroml_reference import require_java
 from tests.reference.jneuroml_cell import run_jneuroml

@@ -12,7 +12,8 @@ import pytest
 from neuroml.writers import NeuroMLWriter
 
 from engine.dialects.neuroml.document import NeuroMLRefused, load_cell
-from engine.dialects.neuroml.example import CELL_ID, cell_document, hh_channels, write_circuit
+from engine.dialects.neuroml.examples.cell import CELL_ID, cell_document, write_circuit
+from engine.dialects.neuroml.examples.channels import hh_channels
 from engine.dialects.neuroml.model import Channel
 from engine.dialects.neuroml.nmodl import channel_nmodl
 from engine.errors import CircuitError

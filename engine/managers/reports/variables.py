@@ -98,14 +98,9 @@ def summation_weight(variable: Variable, area: float, area_scaling: bool) -> flo
 
 def density_mechanisms(h: Any) -> set[str]:
     """Names of the density mechanisms NEURON knows (pas, hh, the circuit's channels)."""
-    types = h.MechanismType(0)
-    name = h.ref("")
-    found = set()
-    for index in range(int(types.count())):
-        types.select(index)
-        types.selected(name)
-        found.add(str(name[0]))
-    return found
+    from engine.loaded_mechanisms import mechanism_names
+
+    return set(mechanism_names(h, kinds=(0,)))
 
 
 def unmatched_reason(h: Any, variable: Variable) -> str:

@@ -88,7 +88,7 @@ class BBPModel(SynapseModel):
         """The circuit's EMS mechanism if NEURON has it, else ours (decided once)."""
         found = self.mechanisms.get(excitatory)
         if found is None:
-            from engine.mechanisms import mechanism_exists
+            from engine.loaded_mechanisms import mechanism_exists
 
             candidates = EXCITATORY if excitatory else INHIBITORY
             found = next((m for m in candidates if mechanism_exists(h, m)), None)
