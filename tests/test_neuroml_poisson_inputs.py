@@ -22,16 +22,12 @@ SYN = {"gbase": 2.0, "erev": 0.0, "rise": 0.5, "decay": 5.0}  # nS, mV, ms
 RATE, BURST_RATE = 50.0, 100.0  # Hz
 
 
-def _write_model(directory: Path, length: float, burst: tuple[float, float], seed: int = 7):
-    """Three passive iaf cells (threshold never reached); a Poisson inputList onto all three
-    (weights 1, 0.5, 1) and a transient one (two inputs) onto cell 2; an explicitInput; a
-    spikeGeneratorPoisson population (same stream, no edges); an explicit current step
-    onto cell 0."""
+def passive_document(doc_id: str):
+    """A NeuroML document with the passive iaf cell `passive_iaf` (threshold never reached)
+    and the expTwoSynapse `syn_ampa_fast` of CELL and SYN."""
     import neuroml
-    import neuroml.writers
 
-    directory.mkdir(parents=True, exist_ok=True)
-    doc = neuroml.NeuroMLDocument(id="poisson_inputs")
+    doc = neuroml.NeuroMLDocument(id=doc_id)
     doc.iaf_cells.append(
         neuroml.IafCell(
             id="passive_iaf",
@@ -51,6 +47,19 @@ def _write_model(directory: Path, length: float, burst: tuple[float, float], see
             tau_decay=f"{SYN['decay']}ms",
         )
     )
+    return doc
+
+
+def _write_model(directory: Path, length: float, burst: tuple[float, float], seed: int = 7):
+    """Three passive iaf cells (threshold never reached); a Poisson inputList onto all three
+    (weights 1, 0.5, 1) and a transient one (two inputs) onto cell 2; an explicitInput; a
+    spikeGeneratorPoisson population (same stream, no edges); an explicit current step
+    onto cell 0."""
+    import neuroml
+    import neuroml.writers
+
+    directory.mkdir(parents=True, exist_ok=True)
+    doc = passive_document("poisson_inputs")
     doc.poisson_firing_synapses.append(
         neuroml.PoissonFiringSynapse(
             id="background",

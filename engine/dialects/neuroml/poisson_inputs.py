@@ -12,13 +12,13 @@ numbers. The transient kind fires only within [delay, delay + duration).
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine.dialects.neuroml import units
+from engine.dialects.neuroml.spike_trains import poisson_train
 from engine.dialects.neuroml.to_sonata import (
     EDGE_NML_ATTRIBUTES,
     ConvertedNetwork,
@@ -30,29 +30,10 @@ from engine.dialects.neuroml.to_sonata import (
 from engine.errors import ConfigError
 from engine.io import sonata_writer
 
-POISSON_SEED = 1
 POISSON_ELEMENTS = {
     "poisson_firing_synapses": "poissonFiringSynapse",
     "transient_poisson_firing_synapses": "transientPoissonFiringSynapse",
 }
-
-
-def poisson_train(
-    rate_per_ms: float, start: float, stop: float, seed: int, name: str, index: int
-) -> np.ndarray:
-    """Poisson spike times (ms) in [start, stop), from a stream keyed by (seed, name,
-    index): the same train whatever the rank count or the order sources are drawn in."""
-    if rate_per_ms <= 0 or stop <= start:
-        return np.zeros(0)
-    rng = np.random.default_rng([seed, POISSON_SEED, zlib.crc32(name.encode()), index])
-    chunks, last = [], start
-    while last < stop:
-        gaps = rng.exponential(1.0 / rate_per_ms, int(rate_per_ms * (stop - start) * 1.2) + 20)
-        chunk = last + np.cumsum(gaps)
-        chunks.append(chunk)
-        last = float(chunk[-1])
-    times = np.concatenate(chunks)
-    return times[times < stop]
 
 
 def _groups(network: Any, sources: dict) -> list[tuple[str, str, str, list[tuple]]]:

@@ -28,6 +28,8 @@ SPIKE_SOURCE_LISTS = {
     "spike_arrays": "spikeArray",
     "spike_generators": "spikeGenerator",
     "spike_generator_poissons": "spikeGeneratorPoisson",
+    "spike_generator_randoms": "spikeGeneratorRandom",
+    "spike_generator_ref_poissons": "spikeGeneratorRefPoisson",
 }
 # Lists a multi-compartment cell file needs besides the cell (its channels and pools).
 CELL_SUPPORT_LISTS = (

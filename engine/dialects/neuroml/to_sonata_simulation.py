@@ -15,12 +15,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engine.dialects.neuroml import units
 from engine.dialects.neuroml.lems import LemsSimulation, parse_cell_path, read_lems
-from engine.dialects.neuroml.poisson_inputs import convert_poisson_inputs, poisson_train
-from engine.dialects.neuroml.to_sonata import ConvertedNetwork, convert_network
+from engine.dialects.neuroml.poisson_inputs import convert_poisson_inputs
+from engine.dialects.neuroml.spike_trains import spike_sources
+from engine.dialects.neuroml.to_sonata import SPIKE_SOURCE_LISTS, ConvertedNetwork, convert_network
 from engine.errors import ConfigError
 from engine.io import sonata_writer
 
@@ -29,28 +28,6 @@ DEFAULT_CELSIUS = 6.3  # NEURON's default, and jNeuroML's for networks without t
 
 def _is_lems(model: Path) -> bool:
     return model.suffix == ".xml" and not model.name.endswith(".nml")
-
-
-def _spike_sources(length_ms: float, seed: int):
-    """Spike times of NeuroML spike-source populations (every node of a population shares
-    the component, so spikeArray/spikeGenerator nodes fire alike, as in NeuroML)."""
-
-    def times_of(pop: Any, element: str, item: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-        where = f"{element} id={item.id}"
-        if element == "spikeArray":
-            one = sorted(units.parse(s.time, "time", where=where) for s in item.spikes)
-            per_node = [np.array(one)] * n
-        elif element == "spikeGenerator":
-            period = units.parse(item.period, "time", where=f"{where} period")
-            per_node = [np.arange(period, length_ms + 1e-9, period)] * n
-        else:  # spikeGeneratorPoisson: our own stream, not jNeuroML's draws
-            rate = units.parse(item.average_rate, "per_time", where=f"{where} averageRate")
-            per_node = [poisson_train(rate, 0.0, length_ms, seed, pop.id, i) for i in range(n)]
-        ids = np.concatenate([np.full(len(t), i, np.uint64) for i, t in enumerate(per_node)])
-        times = np.concatenate(per_node) if per_node else np.zeros(0)
-        return ids, times
-
-    return times_of
 
 
 def convert_model(model: Path, out: Path) -> Path:
@@ -69,7 +46,7 @@ def convert_model(model: Path, out: Path) -> Path:
         net_file, target = model, None
     length = lems.length_ms if lems else 1000.0
     seed = lems.seed if lems and lems.seed is not None else 1
-    converted = convert_network(net_file, out, target, _spike_sources(length, seed))
+    converted = convert_network(net_file, out, target, spike_sources(length, seed, net_file))
     poisson = convert_poisson_inputs(converted, net_file, out, length, seed)
     if converted.spikes:
         from engine.io.spike_file import write_spike_file
@@ -93,6 +70,9 @@ def _inputs(
     for input_list in converted.network.input_lists:
         if input_list.id in poisson:
             continue
+        _refuse_spike_source(
+            converted, f'<inputList id="{input_list.id}">', input_list.component, net_file
+        )
         if input_list.component not in generators:
             raise ConfigError(
                 f"<inputList id=\"{input_list.id}\"> component '{input_list.component}' is not a"
@@ -114,6 +94,9 @@ def _inputs(
         name = f"explicitInput{k}"
         if name in poisson:
             continue
+        _refuse_spike_source(
+            converted, f'<explicitInput target="{item.target}">', item.input, net_file
+        )
         if item.input not in generators:
             raise ConfigError(
                 f"<explicitInput target=\"{item.target}\"> input '{item.input}' is not a"
@@ -143,6 +126,19 @@ def _inputs(
             "spike_file": "input_spikes.h5",
         }
     return inputs, node_sets
+
+
+def _refuse_spike_source(converted: ConvertedNetwork, what: str, component: str, net_file: Path):
+    """NeuroML's inputList / explicitInput take a basePointCurrent; a spike generator feeds
+    cells through a population and a projection."""
+    for attribute, element in SPIKE_SOURCE_LISTS.items():
+        if any(g.id == component for g in getattr(converted.document, attribute, None) or []):
+            raise ConfigError(
+                f"{what} component '{component}' is a {element}, a spike source: an inputList"
+                " takes a current (basePointCurrent); give the generator a population and a"
+                " projection",
+                file=net_file,
+            )
 
 
 def _input_block(kind: str, gen: Any, weight: float, node_set: str, net_file: Path) -> dict:
