@@ -5,7 +5,8 @@ What maps: `nml:` cells (their files are copied and included as they are), virtu
 populations as spikeArray populations (from the replayed spike file), chemical edges with
 `nml:` synapses as projections of connectionWD (weight, delay, pre/post segment and
 fractionAlong), electrical edges as electricalProjections with a gapJunction, `linear`
-constant current inputs as pulseGenerators, `sinusoidal` as sineGenerators, compartment
+constant current inputs as pulseGenerators (ramps as rampGenerators), `sinusoidal` as
+sineGenerators, compartment
 reports of v as OutputFile columns and the spikes as an EventOutputFile. What NeuroML
 cannot express (a hoc template's code, a synapse that is not a NeuroML file, another
 input module) is refused with one line per kind, never dropped.

@@ -161,25 +161,24 @@ def _inputs(doc, net, sim, setup, components, problems) -> int:
     for name in sim.list_input_names:
         block = sim.input(name)
         module = str(block.module).split(".")[-1].lower()
-        if module in ("synapse_replay", "replay"):
-            continue  # the virtual populations are spikeArrays
+        if module == "synapse_replay":
+            continue  # the virtual populations are spikeArrays (a current `replay` is refused)
+        timing = {
+            "id": nml_id(name),
+            "delay": f"{block.delay!r}ms",
+            "duration": f"{block.duration!r}ms",
+        }
         if module == "linear" and float(block.amp_start) == float(block.amp_end):
-            gen = neuroml.PulseGenerator(
-                id=nml_id(name),
-                delay=f"{block.delay!r}ms",
-                duration=f"{block.duration!r}ms",
-                amplitude=f"{block.amp_start!r}nA",
-            )
+            gen = neuroml.PulseGenerator(**timing, amplitude=f"{block.amp_start!r}nA")
             doc.pulse_generators.append(gen)
+        elif module == "linear":
+            ramp = {"start_amplitude": f"{block.amp_start!r}nA", "baseline_amplitude": "0nA"}
+            gen = neuroml.RampGenerator(**timing, **ramp, finish_amplitude=f"{block.amp_end!r}nA")
+            doc.ramp_generators.append(gen)
         elif module == "sinusoidal":
-            gen = neuroml.SineGenerator(
-                id=nml_id(name),
-                delay=f"{block.delay!r}ms",
-                duration=f"{block.duration!r}ms",
-                amplitude=f"{block.amp_start!r}nA",
-                period=f"{1000.0 / block.frequency!r}ms",
-                phase="0",
-            )
+            period = f"{1000.0 / block.frequency!r}ms"
+            amplitude = f"{block.amp_start!r}nA"
+            gen = neuroml.SineGenerator(**timing, amplitude=amplitude, period=period, phase="0")
             doc.sine_generators.append(gen)
         else:
             problems.add("inputs without a NeuroML counterpart", f"{name} ({module})")

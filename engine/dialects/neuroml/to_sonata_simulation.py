@@ -3,9 +3,9 @@
 sources as virtual populations replayed from a spike file, OutputFile columns as
 compartment reports, EventOutputFile as the spike output).
 
-Why per kind: each NeuroML input maps onto one SONATA input module with the same
-waveform (pulseGenerator -> `linear` with equal start and end amplitude; sineGenerator ->
-`sinusoidal`); anything else is refused with the file, the element and its id.
+Why per kind: each NeuroML input maps onto SONATA inputs with the same waveform
+(`current_inputs`: pulse/sine/ramp generators; `poisson_inputs`: Poisson synapses as
+replayed spike sources); anything else is refused with the file, the element and its id.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from __future__ import annotations
 import shutil
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
-from engine.dialects.neuroml import units
+from engine.dialects.neuroml import current_inputs, units
 from engine.dialects.neuroml.lems import LemsSimulation, parse_cell_path, read_lems
 from engine.dialects.neuroml.poisson_inputs import convert_poisson_inputs
 from engine.dialects.neuroml.spike_trains import spike_sources
@@ -52,7 +51,8 @@ def convert_model(model: Path, out: Path) -> Path:
         from engine.io.spike_file import write_spike_file
 
         write_spike_file(out / "input_spikes.h5", converted.spikes)
-    inputs, node_sets = _inputs(converted, net_file, length, poisson)
+    step = lems.step_ms if lems else 0.025
+    inputs, node_sets = _inputs(converted, net_file, out, (length, step), poisson)
     node_sets.update(converted.node_sets)
     reports = _reports(converted, lems, model, node_sets) if lems else {}
     _write_configs(converted, out, lems, seed, inputs, reports, node_sets)
@@ -60,13 +60,13 @@ def convert_model(model: Path, out: Path) -> Path:
 
 
 def _inputs(
-    converted: ConvertedNetwork, net_file: Path, length: float, poisson: set[str]
+    converted: ConvertedNetwork, net_file: Path, out: Path, run: tuple[float, float], poisson
 ) -> tuple[dict, dict]:
-    """Current inputs per input list (Poisson-synapse lists, `poisson`, are spike sources)."""
-    document, inputs, node_sets = converted.document, {}, {}
-    generators = {g.id: ("pulse", g) for g in document.pulse_generators}
-    generators.update({g.id: ("pulse", g) for g in document.pulse_generator_dls})
-    generators.update({g.id: ("sine", g) for g in document.sine_generators})
+    """Current inputs per input list and weight (Poisson-synapse lists, `poisson`, are
+    spike sources); `run` is (length, step) in ms."""
+    inputs, node_sets = {}, {}
+    length, step = run
+    generators = current_inputs.generators(converted.document)
     for input_list in converted.network.input_lists:
         if input_list.id in poisson:
             continue
@@ -76,11 +76,11 @@ def _inputs(
         if input_list.component not in generators:
             raise ConfigError(
                 f"<inputList id=\"{input_list.id}\"> component '{input_list.component}' is not a"
-                " pulseGenerator, pulseGeneratorDL, sineGenerator, poissonFiringSynapse or"
+                f" {current_inputs.SUPPORTED}, poissonFiringSynapse or"
                 " transientPoissonFiringSynapse",
                 file=net_file,
             )
-        kind, gen = generators[input_list.component]
+        element, gen = generators[input_list.component]
         population = converted.populations[input_list.populations]
         by_weight: dict[float, list[int]] = defaultdict(list)
         for item in [*input_list.input, *input_list.input_ws]:
@@ -89,7 +89,8 @@ def _inputs(
         for k, (weight, ids) in enumerate(sorted(by_weight.items())):
             name = input_list.id if len(by_weight) == 1 else f"{input_list.id}__w{k}"
             node_sets[name] = {"population": population.name, "node_id": sorted(ids)}
-            inputs[name] = _input_block(kind, gen, weight, name, net_file)
+            target = current_inputs.Target(name, population.name, ids, weight, out, *run)
+            inputs.update(current_inputs.input_blocks(element, gen, target))
     for k, item in enumerate(getattr(converted.network, "explicit_inputs", None) or []):
         name = f"explicitInput{k}"
         if name in poisson:
@@ -100,7 +101,7 @@ def _inputs(
         if item.input not in generators:
             raise ConfigError(
                 f"<explicitInput target=\"{item.target}\"> input '{item.input}' is not a"
-                " pulseGenerator, pulseGeneratorDL, sineGenerator, poissonFiringSynapse or"
+                f" {current_inputs.SUPPORTED}, poissonFiringSynapse or"
                 " transientPoissonFiringSynapse",
                 file=net_file,
             )
@@ -112,8 +113,9 @@ def _inputs(
             )
         node = population.index[int(item.get_target_cell_id())]
         node_sets[name] = {"population": population.name, "node_id": [node]}
-        kind, gen = generators[item.input]
-        inputs[name] = _input_block(kind, gen, 1.0, name, net_file)
+        element, gen = generators[item.input]
+        target = current_inputs.Target(name, population.name, [node], 1.0, out, *run)
+        inputs.update(current_inputs.input_blocks(element, gen, target))
     if converted.virtual_targets:
         name = "neuroml_spike_source_targets"
         node_sets[name] = sorted(converted.virtual_targets)
@@ -139,26 +141,6 @@ def _refuse_spike_source(converted: ConvertedNetwork, what: str, component: str,
                 " projection",
                 file=net_file,
             )
-
-
-def _input_block(kind: str, gen: Any, weight: float, node_set: str, net_file: Path) -> dict:
-    where = f"{type(gen).__name__} id={gen.id}"
-    dimension = "none" if type(gen).__name__.endswith("DL") else "current"
-    amplitude = units.parse(gen.amplitude, dimension, where=where) * weight
-    block = {
-        "input_type": "current_clamp",
-        "delay": units.parse(gen.delay, "time", where=where),
-        "duration": units.parse(gen.duration, "time", where=where),
-        "node_set": node_set,
-    }
-    if kind == "pulse":
-        return {**block, "module": "linear", "amp_start": amplitude, "amp_end": amplitude}
-    if units.parse(gen.phase, "none", where=where) != 0.0:
-        raise ConfigError(
-            f'<sineGenerator id="{gen.id}"> has a phase; SONATA sinusoidal has none', file=net_file
-        )
-    period = units.parse(gen.period, "time", where=where)
-    return {**block, "module": "sinusoidal", "amp_start": amplitude, "frequency": 1000.0 / period}
 
 
 def _reports(
