@@ -48,6 +48,22 @@ def _run(command: list[str], cwd: Path, timeout: float = 600) -> None:
         )
 
 
+# jNeuroML's random spike sources (spikeGenerator*, poissonFiringSynapse) declare NEURON's
+# random API in a VERBATIM block with signatures NEURON 9 changed; NEURON's own headers
+# declare them already, so dropping these two lines is all their .mod files need.
+_OLD_RANDOM_DECLARATIONS = ("double nrn_random_pick(void* r);", "void* nrn_random_arg(int argpos);")
+
+
+def _compile_on_neuron9(folder: Path) -> None:
+    for mod in folder.glob("*.mod"):
+        text = mod.read_text()
+        if any(d in text for d in _OLD_RANDOM_DECLARATIONS):
+            lines = [
+                line for line in text.split("\n") if line.strip() not in _OLD_RANDOM_DECLARATIONS
+            ]
+            mod.write_text("\n".join(lines))
+
+
 def run_jneuroml(lems: Path, route: str = "neuron") -> tuple[dict, dict]:
     """(spikes {(population, index): ms}, voltages {column id: mV}) of jNeuroML's NEURON
     export (`route="neuron"`), or of jNeuroML's own LEMS interpreter (`route="lems"`, for
@@ -57,6 +73,7 @@ def run_jneuroml(lems: Path, route: str = "neuron") -> tuple[dict, dict]:
     folder = lems.parent
     if route == "neuron":
         _run([str(BIN / "pynml"), lems.name, "-neuron", "-nogui"], folder)
+        _compile_on_neuron9(folder)
         _run([str(BIN / "nrnivmodl"), "."], folder)
         _run([sys.executable, f"{lems.stem}_nrn.py", "-nogui"], folder)
     else:

@@ -22,6 +22,28 @@ SYN = {"gbase": 2.0, "erev": 0.0, "rise": 0.5, "decay": 5.0}  # nS, mV, ms
 RATE, BURST_RATE = 50.0, 100.0  # Hz
 
 
+def add_synapse(doc, ident: str, gbase: float, rate: float | None = None) -> None:
+    """An expTwoSynapse `ident` (SYN's kinetics, gbase nS) and, with a rate (Hz), the
+    poissonFiringSynapse `background` driving it."""
+    import neuroml
+
+    doc.exp_two_synapses.append(
+        neuroml.ExpTwoSynapse(
+            id=ident,
+            gbase=f"{gbase}nS",
+            erev=f"{SYN['erev']}mV",
+            tau_rise=f"{SYN['rise']}ms",
+            tau_decay=f"{SYN['decay']}ms",
+        )
+    )
+    if rate is not None:
+        doc.poisson_firing_synapses.append(
+            neuroml.PoissonFiringSynapse(
+                id="background", average_rate=f"{rate}Hz", synapse=ident, spike_target=f"./{ident}"
+            )
+        )
+
+
 def passive_document(doc_id: str):
     """A NeuroML document with the passive iaf cell `passive_iaf` (threshold never reached)
     and the expTwoSynapse `syn_ampa_fast` of CELL and SYN."""
@@ -38,15 +60,7 @@ def passive_document(doc_id: str):
             leak_reversal=f"{CELL['e']}mV",
         )
     )
-    doc.exp_two_synapses.append(
-        neuroml.ExpTwoSynapse(
-            id="syn_ampa_fast",
-            gbase=f"{SYN['gbase']}nS",
-            erev=f"{SYN['erev']}mV",
-            tau_rise=f"{SYN['rise']}ms",
-            tau_decay=f"{SYN['decay']}ms",
-        )
-    )
+    add_synapse(doc, "syn_ampa_fast", SYN["gbase"])
     return doc
 
 
