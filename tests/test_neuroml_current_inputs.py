@@ -62,6 +62,11 @@ def _generators(doc) -> None:
         doc.sine_generators.append(
             neuroml.SineGenerator(**timing(generator), amplitude=f"{p['amplitude']}nA", **shape)
         )
+    doc.sine_generator_dls.append(
+        neuroml.SineGeneratorDL(
+            id="sine_dl", delay="5ms", duration="50ms", amplitude="2", period="10ms", phase="0"
+        )
+    )
     doc.ramp_generator_dls.append(
         neuroml.RampGeneratorDL(
             id="ramp_dl",
@@ -76,7 +81,7 @@ def _generators(doc) -> None:
 
 def _write_model(directory: Path) -> Path:
     """Three passive iaf cells driven as DRIVES says (input lists with weights, THETA as
-    an explicitInput) and an izhikevichCell (the dimensionless cell) with a rampGeneratorDL."""
+    an explicitInput) and an izhikevichCell (the dimensionless cell) with a rampGeneratorDL and a sineGeneratorDL."""
     import neuroml
     import neuroml.writers
 
@@ -111,9 +116,10 @@ def _write_model(directory: Path) -> Path:
     net.explicit_inputs.append(
         neuroml.ExplicitInput(target="L5_cells[1]", input=THETA[0], destination="synapses")
     )
-    net.explicit_inputs.append(
-        neuroml.ExplicitInput(target="izh_cells[0]", input="ramp_dl", destination="synapses")
-    )
+    for dl in ("ramp_dl", "sine_dl"):
+        net.explicit_inputs.append(
+            neuroml.ExplicitInput(target="izh_cells[0]", input=dl, destination="synapses")
+        )
     net_file = directory / "currents.net.nml"
     neuroml.writers.NeuroMLWriter.write(doc, str(net_file))
     lems = directory / "LEMS_currents.xml"
@@ -180,6 +186,7 @@ def test_written_blocks_and_traces(converted):
         "explicitInput0": "replay",
         "explicitInput1": "linear",
         "explicitInput1__baseline": "linear",
+        "explicitInput2": "sinusoidal",
     }
     ramp = simulation.input("ramp_up_in__w0")  # weight 0.5 (sorted by weight)
     assert (ramp.delay, ramp.duration) == (50.0, 150.0)
@@ -189,6 +196,8 @@ def test_written_blocks_and_traces(converted):
     dl = simulation.input("explicitInput1")  # DL: plain numbers, nA on the engine's side
     dl_base = simulation.input("explicitInput1__baseline").amp_start
     assert (dl.amp_start, dl.amp_end, dl_base) == (0.5, 2.5, 0.5)
+    sine_dl = simulation.input("explicitInput2")
+    assert (sine_dl.amp_start, sine_dl.frequency, sine_dl.delay) == (2.0, 100.0, 5.0)
     plain = simulation.input("plain_sine_in")
     assert (plain.amp_start, plain.frequency, plain.dt) == (0.02, 20.0, DT)
     node_sets = libsonata.NodeSets.from_file(str(converted / "node_sets.json"))
@@ -249,7 +258,7 @@ def test_export_back_to_neuroml(converted, tmp_path):
     assert [units.parse(a, "current") for a in amplitudes] == pytest.approx([0.01, 0.09, 0])
     assert (ramp.delay, ramp.duration) == ("50.0ms", "150.0ms")
     assert units.parse(pulses["ramp_up_in__w1__baseline"].amplitude, "current") == 0.01
-    assert [g.id for g in doc.sine_generators] == ["plain_sine_in"]
+    assert sorted(g.id for g in doc.sine_generators) == ["explicitInput2", "plain_sine_in"]
 
 
 def test_other_inputs_refused(tmp_path):
