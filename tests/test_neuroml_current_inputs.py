@@ -223,8 +223,12 @@ def test_written_blocks_and_traces(converted):
 def test_run_matches_plain_neuron(converted):
     run_cli("run", converted / "simulation_config.json")
     report = converted / "output" / "v.h5"
+    ours_1 = {cell: sonatasim_voltage(report, cell) for cell in DRIVES}
+    run_cli("run", converted / "simulation_config.json", ranks=2)
+    for cell in DRIVES:  # the traces and ramps reach cells on either rank alike
+        assert np.array_equal(sonatasim_voltage(report, cell), ours_1[cell])
     for cell in DRIVES:
-        ours = sonatasim_voltage(report, cell)
+        ours = ours_1[cell]
         reference = _plain_neuron(cell)
         n = min(ours.size, reference.size)
         assert n >= LENGTH / DT
