@@ -60,12 +60,16 @@ def convert_model(model: Path, out: Path) -> Path:
 
 
 def _inputs(
-    converted: ConvertedNetwork, net_file: Path, out: Path, run: tuple[float, float], poisson
+    converted: ConvertedNetwork,
+    net_file: Path,
+    out: Path,
+    run: tuple[float, float],
+    poisson: set[str],
 ) -> tuple[dict, dict]:
     """Current inputs per input list and weight (Poisson-synapse lists, `poisson`, are
     spike sources); `run` is (length, step) in ms."""
     inputs, node_sets = {}, {}
-    length, step = run
+    length = run[0]
     generators = current_inputs.generators(converted.document)
     for input_list in converted.network.input_lists:
         if input_list.id in poisson:
