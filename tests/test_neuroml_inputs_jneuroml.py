@@ -26,7 +26,13 @@ from engine.dialects.neuroml.lems import EventOutputFile, LemsSimulation, Output
 from tests.conftest import run_cli
 from tests.neuroml_reference import run_jneuroml, sonatasim_voltage
 from tests.test_neuroml_current_inputs import RAMP, THETA, _generators
-from tests.test_neuroml_poisson_inputs import CELL, _spikes, add_synapse, passive_document
+from tests.test_neuroml_poisson_inputs import (
+    CELL,
+    _spikes,
+    add_burst,
+    add_synapse,
+    passive_document,
+)
 from tests.test_neuroml_spike_generators import add_generators
 
 LENGTH, DT = 5000.0, 0.05
@@ -51,16 +57,7 @@ def _write_model(directory: Path) -> Path:
     _generators(doc)
     add_synapse(doc, "syn_weak", 0.2, SYNAPSE_RATE)
     add_generators(doc)
-    doc.transient_poisson_firing_synapses.append(
-        neuroml.TransientPoissonFiringSynapse(
-            id="burst",
-            average_rate=f"{BURST_RATE}Hz",
-            delay=f"{BURST[0]}ms",
-            duration=f"{BURST[1]}ms",
-            synapse="syn_weak",
-            spike_target="./syn_weak",
-        )
-    )
+    add_burst(doc, BURST_RATE, BURST, "syn_weak")
     doc.spike_generator_poissons.append(
         neuroml.SpikeGeneratorPoisson(id="poisson_drive", average_rate="50Hz")
     )

@@ -44,6 +44,22 @@ def add_synapse(doc, ident: str, gbase: float, rate: float | None = None) -> Non
         )
 
 
+def add_burst(doc, rate: float, window: tuple[float, float], synapse: str) -> None:
+    """The transientPoissonFiringSynapse `burst` (rate Hz over window = (delay, duration) ms)."""
+    import neuroml
+
+    doc.transient_poisson_firing_synapses.append(
+        neuroml.TransientPoissonFiringSynapse(
+            id="burst",
+            average_rate=f"{rate}Hz",
+            delay=f"{window[0]}ms",
+            duration=f"{window[1]}ms",
+            synapse=synapse,
+            spike_target=f"./{synapse}",
+        )
+    )
+
+
 def passive_document(doc_id: str):
     """A NeuroML document with the passive iaf cell `passive_iaf` (threshold never reached)
     and the expTwoSynapse `syn_ampa_fast` of CELL and SYN."""
@@ -82,16 +98,7 @@ def _write_model(directory: Path, length: float, burst: tuple[float, float], see
             spike_target="./syn_ampa_fast",
         )
     )
-    doc.transient_poisson_firing_synapses.append(
-        neuroml.TransientPoissonFiringSynapse(
-            id="burst",
-            average_rate=f"{BURST_RATE}Hz",
-            delay=f"{burst[0]}ms",
-            duration=f"{burst[1]}ms",
-            synapse="syn_ampa_fast",
-            spike_target="./syn_ampa_fast",
-        )
-    )
+    add_burst(doc, BURST_RATE, burst, "syn_ampa_fast")
     doc.spike_generator_poissons.append(
         neuroml.SpikeGeneratorPoisson(id="thalamic_drive", average_rate=f"{RATE}Hz")
     )
