@@ -1,33 +1,29 @@
-"""`sonatasim convert --to sonata` of a network of multi-compartment NeuroML cells, run by
-sonatasim on 1 and 2 ranks and by jNeuroML's NEURON export of the same LEMS file.
+"""`sonatasim convert --to sonata` of a network of multi-compartment NeuroML cells: where the
+synapses land, what is refused, and both round trips.
 
 The network (written with libNeuroML here): three of our HH cells (engine.dialects.neuroml.
 examples.cell: soma, axon, branching dendrite, NeuroML HH channels with q10), a spikeArray
 source driving two of them (cells 0 and 2) through expTwoSynapse connections on dendrite
-segments at a fractionAlong, and cell 0 driving cell 1 the same way with a delay. The converter maps each
-post segment and fractionAlong to afferent_section_id / afferent_section_pos with the
-segment -> section layout our `nml:` builder uses (and jNeuroML's export lays out), so the
-synapses sit where jNeuroML puts them. dt = 2.5 us as in tests/test_neuroml_cells.py
-(jNeuroML's export lags its gating by one step).
+segments at a fractionAlong, and cell 0 driving cell 1 the same way with a delay. The
+converter maps each post segment and fractionAlong to afferent_section_id /
+afferent_section_pos with the segment -> section layout our `nml:` builder uses (and
+jNeuroML's export lays out), so the synapses sit where jNeuroML puts them. The run against
+jNeuroML's NEURON export (1 and 2 ranks) is tests/test_neuroml_mixed_network.py, whose
+network has these elements (HH cells, spikeArray, dendritic expTwoSynapse connections, an
+HH -> HH connection with a delay) plus Izhikevich cells, inhibition and pulse inputs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
 from engine.dialects.neuroml.examples.cell import CELL_ID, cell_document
+from engine.dialects.neuroml.examples.mixed import add_proximal_points
 from engine.dialects.neuroml.lems import EventOutputFile, LemsSimulation, OutputFile, write_lems
 from tests.conftest import run_cli
-from tests.neuroml_reference import (
-    compare_spikes,
-    run_jneuroml,
-    sonatasim_spikes,
-    sonatasim_voltage,
-)
 from tests.test_neuroml_convert import _nodes
 
 pytestmark = [pytest.mark.slow]
@@ -53,16 +49,7 @@ def _write_model(directory: Path) -> Path:
 
     doc = cell_document()
     doc.id = "hh_network"
-    # jNeuroML's export cannot place a synapse on a group whose first segment has no
-    # proximal point (NullPointerException in getFractionAlongSegGroupLength): give every
-    # segment its proximal point explicitly (the parent's distal point: same geometry)
-    segments = {s.id: s for s in doc.cells[0].morphology.segments}
-    for seg in segments.values():
-        if seg.proximal is None:
-            parent = segments[seg.parent.segments].distal
-            seg.proximal = neuroml.Point3DWithDiam(
-                x=parent.x, y=parent.y, z=parent.z, diameter=parent.diameter
-            )
+    add_proximal_points(doc)  # jNeuroML's export needs them to place a synapse
     doc.exp_two_synapses.append(
         neuroml.ExpTwoSynapse(
             id="ampa_dend", gbase="1nS", erev="0mV", tau_rise="0.3ms", tau_decay="3ms"
@@ -134,17 +121,13 @@ def converted(tmp_path_factory):
     lems = _write_model(base / "model")
     config = base / "sonata" / "simulation_config.json"
     run_cli("convert", lems, "--to", "sonata", "-o", config.parent)
-    reference = base / "reference"
-    reference.mkdir()
-    for path in (base / "model").iterdir():
-        (reference / path.name).write_bytes(path.read_bytes())
-    return config, run_jneuroml(reference / lems.name)
+    return config
 
 
 def test_dendritic_synapses_keep_their_location(converted):
     """Nodes are nml: biophysical cells; every edge sits on the section jNeuroML's layout
     gives the post segment, at the length-weighted position of its fractionAlong."""
-    config, _ = converted
+    config = converted
     nodes, edges = _nodes(config)
     assert nodes[POP]["model_type"] == ["biophysical"] * 3
     assert set(nodes[POP]["model_template"]) == {f"nml:{CELL}.cell.nml"}
@@ -164,52 +147,11 @@ def test_dendritic_synapses_keep_their_location(converted):
     assert "estimated peak memory per rank" in run_cli("dry-run", config).stdout
 
 
-def _check_against_jneuroml(out: Path, reference) -> dict:
-    reference_spikes, reference_v = reference
-    spikes = sonatasim_spikes(out)
-    cells = [(POP, i) for i in range(3)]
-    assert all(reference_spikes[c].size >= 1 for c in cells), reference_spikes
-    ours = {c: spikes.get(c, np.zeros(0)) for c in cells}
-    compare_spikes(ours, reference_spikes, cells, 0.2)
-    for i in range(3):
-        theirs = reference_v[f"v{i}"]
-        mine = sonatasim_voltage(out / "soma_v.h5", i)
-        n = min(theirs.size, mine.size)
-        assert n >= int(LENGTH / STEP) - 1
-        rms = float(np.sqrt(np.mean((mine[:n] - theirs[:n]) ** 2)))
-        assert rms < 1.0, (i, rms)
-    with h5py.File(out / "spikes.h5") as f:
-        assert sorted(f["spikes"]) == [POP]  # the spike source is replayed, not recorded
-    return spikes
-
-
-@pytest.fixture(scope="module")
-def one_rank(converted, tmp_path_factory):
-    out = tmp_path_factory.mktemp("nml_mc_run1") / "out"
-    run_cli("run", converted[0], "--output-dir", out, "--no-progress")
-    return out
-
-
-def test_converted_network_matches_jneuroml(converted, one_rank):
-    _check_against_jneuroml(one_rank, converted[1])
-
-
-@pytest.mark.mpi
-def test_two_ranks_give_the_same_spikes(converted, one_rank, tmp_path):
-    out = tmp_path / "out"
-    run_cli("run", converted[0], "--output-dir", out, "--no-progress", ranks=2)
-    two = _check_against_jneuroml(out, converted[1])
-    one = sonatasim_spikes(one_rank)
-    assert sorted(two) == sorted(one)
-    for cell, times in one.items():
-        np.testing.assert_array_equal(two[cell], times)
-
-
 def test_segment_reports_and_missing_segments_are_refused(converted, tmp_path):
     """A segment's v is not the soma's, a connection onto a segment the cell does not have
     has no location, and spikes are detected at the soma only (jNeuroML's export watches
     the pre segment): one line naming the file, exit 2, no traceback."""
-    model = converted[0].parent.parent / "model"
+    model = converted.parent.parent / "model"
     lems, net = model / "LEMS_hh_network.xml", model / "hh_network.net.nml"
     cases = {
         "segment_report": (
@@ -251,7 +193,7 @@ def test_round_trips_keep_the_network(converted, tmp_path):
 
     from tests.test_neuroml_convert import _connections, _network, _populations
 
-    config = converted[0]
+    config = converted
     run_cli("convert", config, "--to", "neuroml", "-o", tmp_path / "nml")
     back = next((tmp_path / "nml").glob("LEMS_*.xml"))
     run_cli("convert", back, "--to", "sonata", "-o", tmp_path / "sonata")

@@ -123,6 +123,7 @@ PROJECTIONS = (
         "ampa_excitatory_syn",
         [(0, 0, None, 0.5, 4.0, 1.25), (1, 1, None, 0.5, 5.0, 2.0), (0, 3, None, 0.5, 3.5, 3.0)],
     ),
+    (HH_POP, HH_POP, "ampa_excitatory_syn", [(0, 2, 6, 0.5, 25.0, 3.0)]),
     (
         HH_POP,
         EXC_POP,
