@@ -7,26 +7,26 @@ configs/neuroml_mixed_network): three of our HH cells (soma, axon, branching den
 NeuroML HH channels with q10, 16 degC), six izhikevich2007Cells in an excitatory and an
 inhibitory population, a spikeArray source, excitatory and inhibitory expTwoSynapse
 projections with delays (connectionWD, onto dendrite segments at a fractionAlong for the HH
-cells; HH -> HH, HH -> Izhikevich and Izhikevich -> HH among them), one pulseGenerator scaled per cell
-by inputW weights. dt = 2.5 us, 50 ms.
+cells; HH -> HH, HH -> Izhikevich and Izhikevich -> HH among them), one pulseGenerator
+scaled per cell by inputW weights. dt = 2.5 us, 50 ms.
 
 Why 0.2 ms holds with a wide margin (measured: every spike within 0.025 ms): both routes are
 first order in dt and jNeuroML's export applies a cell's current (and its HH gating) one
 step late, so a steep threshold crossing moves by a few steps; only a grazing crossing,
 where the drive barely reaches threshold, turns that into tenths of a ms. The inputs are
-chosen so that none grazes: the HH cells sit on a subthreshold bias and fire on dendritic
-volleys of 15-45 nS, the step currents last the whole run (a spike after a step ends is a
-slow escape) at 1.8-2.9 times the Izhikevich rheobase. Checked on our route: between
-dt = 10 us and 1 us no spike moves by more than 0.072 ms and no count changes. Setting any
-projection's weights to ~0 moves some spike by more than 0.2 ms, so every projection
-(and its delay and location) is tested.
+chosen so that none grazes: the HH cells sit on a bias of at most 0.15 nA (alone it gives
+one onset spike, no repetitive firing) and fire on dendritic volleys of 20-45 nS; the
+Izhikevich step currents last the whole run (a spike after a step ends is a slow escape)
+at 1.9-3.9 times the cell's rheobase (51 pA: (20 k + b)^2 / 4 k). Checked on our route: between
+dt = 10 us and 1 us no spike moves by more than 0.072 ms and no count changes; zeroing the
+weights of any one of the nine projections changes a count or moves a spike by more than
+0.2 ms, so the comparison sees each projection.
 
-Soma voltage RMS: the HH cells' whole trace (<= 0.83 mV measured; <= 0.15 mV for the
-Izhikevich cells as below). The Izhikevich cells'
+Soma voltage RMS: the HH cells' whole trace (<= 0.83 mV measured). The Izhikevich cells'
 v jumps from vpeak (35 mV) to c (-50 mV) at the reset: resets a few steps apart (jNeuroML's
 WATCH fires a step after the crossing; the offset is bounded by the spike check) are an
 85 mV difference per sample in between, so their v is compared outside 0.05 ms around
-each reset of either trace (about 1 % of the samples; the upstroke is compared).
+each reset of either trace (< 1 % of the samples; the upstroke is compared): <= 0.15 mV.
 """
 
 from __future__ import annotations

@@ -3,13 +3,15 @@ written with libNeuroML: the shipped example configs/neuroml_mixed_network
 (`python -m engine.dialects.neuroml.examples mixed DIR`) and the model that
 tests/test_neuroml_mixed_network.py runs through sonatasim and jNeuroML's NEURON export.
 
-Why these inputs: every cell is driven clearly across threshold (pulse currents well above
-rheobase, synaptic volleys of several nS onto the HH dendrites), so each spike is a steep
-crossing whose time moves by a fraction of the step between two first-order integrators,
-not a grazing one whose time depends on a sub-step difference in the drive. The
-inhibitory volleys and the excitatory cross-connections shift spike times by milliseconds,
-so the comparison checks the synapses, their delays and their locations, not only the
-pulses.
+Why these inputs: every cell is driven clearly across threshold (Izhikevich step currents
+of 1.9-3.9 times rheobase for the whole run, dendritic volleys of 20-45 nS onto HH cells
+that sit on a small bias), so each spike is a steep crossing whose time moves by a few
+steps between two first-order integrators, not a grazing one whose time depends on a
+sub-step difference in the drive. Every projection matters: without any one of them some
+spike count changes or some spike moves by more than 0.2 ms (see the test's docstring).
+Pulse inputs share one pulseGenerator, scaled per cell by inputW weights, and there is
+one Izhikevich component for both populations: jNeuroML's export compiles a .mod file
+per component, the reference's main cost.
 """
 
 from __future__ import annotations
