@@ -45,17 +45,21 @@ GENERATED = "synthetic_L5_pyramidal"  # its stand-in without ../shared, same sec
 N_SOMA, N_AXON, N_DEND, N_APIC = 1, 128, 66, 130
 FIRST_DEND = N_SOMA + N_AXON
 FIRST_APIC = FIRST_DEND + N_DEND
+TEMPLATES = {"PeerNeededCell": True, "PeerPlainCell": False}  # name: _NeededAttributes
 OUR_MODS = {
     "ProbAMPANMDA_EMS": ("sonatasim_prob_ampanmda.mod", "SonataProbAMPANMDA"),
     "ProbGABAAB_EMS": ("sonatasim_prob_gabaab.mod", "SonataProbGABAAB"),
 }
 
 
-def template_text(name: str, *, needed: bool) -> str:
+def template_text(name: str, *, needed: bool, delete_sections: bool = False) -> str:
     """The tests' BBP-style template (tests/test_bbp_support.py), indexed, plus what
     neurodamus also needs: `synlist`, `synHelperList` and `clear()` (it appends every
     synapse and helper object to the lists; METype.__del__ calls clear()), and
-    `re_init_rng` (stores the seed as `channel_seed`)."""
+    `re_init_rng` (stores the seed as `channel_seed`). `delete_sections`: init starts
+    with `forall delete_section()`, as BBP emodel templates do; without it a cell whose
+    file has no apical inherits as many unconnected `apic` sections as an earlier cell of
+    the template had (hoc keeps a template's section-array size across its objects)."""
     text = bbp_template_text(name, needed=needed, indexed=True)
     extra = {
         "public ais_scaler, soma_scaler\n": "public ais_scaler, soma_scaler, re_init_rng,"
@@ -69,6 +73,8 @@ def template_text(name: str, *, needed: bool) -> str:
         "proc clear() {\n    synlist = new List()\n    synHelperList = new List()\n}\n"
         f"endtemplate {name}",
     }
+    if delete_sections:
+        extra["proc init() {\n"] = "proc init() {\n    forall delete_section()\n"
     for old, replacement in extra.items():
         assert text.count(old) == 1, old
         text = text.replace(old, replacement)
@@ -184,6 +190,32 @@ def write_morphologies(root: Path, sc: Scenario) -> dict[str, object]:
     return components
 
 
+def write_templates(models: Path, delete_sections: bool = False) -> Path:
+    """PeerNeededCell (with _NeededAttributes) and PeerPlainCell (one extra argument 0)."""
+    models.mkdir(parents=True)
+    for name, needed in TEMPLATES.items():
+        text = template_text(name, needed=needed, delete_sections=delete_sections)
+        (models / f"{name}.hoc").write_text(text)
+    return models
+
+
+def write_mechanisms(mechs: Path) -> Path:
+    """Our ProbAMPANMDA / ProbGABAAB mod files under the BBP names (OUR_MODS), fresh."""
+    mechs.mkdir(parents=True)
+    for name, (ours, our_name) in OUR_MODS.items():
+        text = (REPO / "mod" / ours).read_text()
+        kind = "POINT_PROCESS"
+        assert f"{kind} {our_name}" in text, f"{ours} does not declare {kind} {our_name}"
+        (mechs / f"{name}.mod").write_text(text.replace(f"{kind} {our_name}", f"{kind} {name}"))
+    return mechs
+
+
+def replay_input(spike_file: Path, tstop: float, delay: float = 0.0) -> dict:
+    """The fibres' synapse_replay input block on node set `Cortex`."""
+    return {"module": "synapse_replay", "input_type": "spikes", "delay": delay,
+            "duration": tstop, "node_set": "Cortex", "spike_file": str(spike_file)}  # fmt: skip
+
+
 def write_circuit(root: Path, sc: Scenario) -> dict[str, Path]:
     rng = np.random.default_rng(sc.seed)
     if root.exists():
@@ -192,18 +224,8 @@ def write_circuit(root: Path, sc: Scenario) -> dict[str, Path]:
     n = sc.n_cells
     fib = sc.fibre_pop
     circuit.populations = {"cortex": n, fib: sc.n_fibres}
-    models = root / "templates"
-    models.mkdir()
-    templates = {"PeerNeededCell": True, "PeerPlainCell": False}
-    for name, needed in templates.items():
-        (models / f"{name}.hoc").write_text(template_text(name, needed=needed))
-    mechs = root / "mechanisms"
-    mechs.mkdir()
-    for name, (ours, our_name) in OUR_MODS.items():
-        text = (REPO / "mod" / ours).read_text()
-        kind = "POINT_PROCESS"
-        assert f"{kind} {our_name}" in text, f"{ours} does not declare {kind} {our_name}"
-        (mechs / f"{name}.mod").write_text(text.replace(f"{kind} {our_name}", f"{kind} {name}"))
+    models = write_templates(root / "templates")
+    mechs = write_mechanisms(root / "mechanisms")
 
     names = np.array(
         [f"hoc:{'PeerNeededCell' if i % 2 == 0 else 'PeerPlainCell'}" for i in range(n)],
@@ -292,16 +314,7 @@ def write_circuit(root: Path, sc: Scenario) -> dict[str, Path]:
             root / "circuit_config.json",
             {"$COMPONENTS": "components", "$TEMPLATES": "templates", "$MECHANISMS": "mechanisms"},
         )
-    inputs: dict = {
-        "fibres": {
-            "module": "synapse_replay",
-            "input_type": "spikes",
-            "delay": sc.replay_delay,
-            "duration": sc.tstop,
-            "node_set": "Cortex",
-            "spike_file": str(root / "input_spikes.h5"),
-        }
-    }
+    inputs: dict = {"fibres": replay_input(root / "input_spikes.h5", sc.tstop, sc.replay_delay)}
     if sc.noise:
         inputs["noise_a"] = {
             "module": "noise",

@@ -60,9 +60,16 @@ def build_nd_mechanisms(nd_venv: Path, mech_dir: Path, workdir: Path) -> Path:
 
 
 def run_neurodamus(
-    nd_venv: Path, config: Path, lib: Path, ranks: int, out: Path | None = None
+    nd_venv: Path,
+    config: Path,
+    lib: Path,
+    ranks: int,
+    out: Path | None = None,
+    driver: str = "nd_driver.py",
+    env_extra: dict[str, str] | None = None,
 ) -> tuple[Path, float]:
-    """neurodamus on `config`; its spikes and soma voltages go to `out` (nd_rank*.npz)."""
+    """neurodamus on `config`; its spikes and soma voltages go to `out` (nd_rank*.npz).
+    `driver`: nd_driver.py or a wrapper of it in this folder (nd_timed.py)."""
     out = out or config.parent / "out_nd"
     if out.exists():
         shutil.rmtree(out)
@@ -73,10 +80,11 @@ def run_neurodamus(
         "HOC_LIBRARY_PATH": str(nd_package(nd_venv) / "data" / "hoc"),
         "MPI_LIB_NRN_PATH": str(LIBMPI),
         "PATH": f"{nd_venv / 'bin'}:{os.environ['PATH']}",
+        **(env_extra or {}),
     }
     env.pop("VIRTUAL_ENV", None)
     cmd = [str(MPIEXEC), "-n", str(ranks), str(nd_venv / "bin" / "python"),
-           str(HERE / "nd_driver.py"), str(config), str(out)]  # fmt: skip
+           str(HERE / driver), str(config), str(out)]  # fmt: skip
     t0 = time.perf_counter()
     with open(out / "nd.log", "w") as log:
         rc = subprocess.run(cmd, cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -117,21 +125,30 @@ def dump_models(nd_venv: Path, configs: dict[str, Path], lib: Path, patches: str
 
 
 def run_sonatasim(
-    config: Path, ranks: int, patches: str = "", out: Path | None = None
+    config: Path,
+    ranks: int,
+    patches: str = "",
+    out: Path | None = None,
+    options: tuple[str, ...] = (),
+    driver: str = "",
+    env_extra: dict[str, str] | None = None,
 ) -> tuple[Path, float]:
-    """`sonatasim run config`; outputs in the config's output_dir (`config/../out_ss` for
-    the scenarios), or in `out` (then with the log beside it)."""
+    """`sonatasim run config [options]`; outputs in the config's output_dir
+    (`config/../out_ss` for the scenarios), or in `out` (then with the log beside it).
+    `driver`: a script of this folder that runs the CLI (ss_timed.py) instead of it."""
     where = out.parent if out else config.parent
     extra = ["--output-dir", str(out)] if out else []
     out = out or config.parent / "out_ss"
     if out.exists():
         shutil.rmtree(out)
-    env = dict(os.environ)
+    env = {**os.environ, **(env_extra or {})}
     if patches:  # proposed fixes as monkeypatches (ss_patched.py); engine/ is untouched
         cmd = [str(SS_VENV / "bin" / "python"), str(HERE / "ss_patched.py"), patches, "--"]
+    elif driver:
+        cmd = [str(SS_VENV / "bin" / "python"), str(HERE / driver)]
     else:
         cmd = [str(SS_VENV / "bin" / "sonatasim")]
-    cmd += ["run", str(config), "--no-progress", *extra]
+    cmd += ["run", str(config), "--no-progress", *extra, *options]
     if ranks > 1:
         env["MPI_LIB_NRN_PATH"] = str(LIBMPI)
         cmd = [str(MPIEXEC), "-n", str(ranks), *cmd]
