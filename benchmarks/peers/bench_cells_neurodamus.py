@@ -73,7 +73,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     p.add_argument("--nd-venv", type=Path, default=Path("/work/peers/neurodamus"))
     p.add_argument("--workdir", type=Path, default=Path("/tmp/sonatasim-bench-cells"))
+    p.add_argument(
+        "--table-only",
+        action="store_true",
+        help="run nothing: print the tables of the runs already in WORKDIR (r<round>-n<ranks>-<case>)",
+    )
     return p.parse_args(argv)
+
+
+def collected(workdir: Path, ranks: list[int], cases: list[str]) -> dict:
+    """The completed runs found in workdir, per rank count and case, in round order."""
+    results: dict = {n: {} for n in ranks}
+    for n in ranks:
+        for case in cases:
+            for out in sorted(workdir.glob(f"r*-n{n}-{case}")):
+                try:
+                    results[n].setdefault(case, []).append(read_timing(out, case))
+                except (RuntimeError, ValueError):
+                    print(f"{out}: incomplete, left out")
+    return results
 
 
 def read_timing(folder: Path, case: str) -> dict:
@@ -125,6 +143,9 @@ def spikes_of(case: str, out: Path) -> tuple[dict, dict]:
 
 
 def print_table(results: dict, ranks: int, cases: list[str]) -> None:
+    cases = [c for c in cases if results.get(c)]
+    if not cases:
+        return
     print(f"\n{ranks} rank(s): CPU seconds of the busiest rank (every round), RSS MB")
     print(f"{'':38s}" + "".join(f"{c:>22s}" for c in cases))
     labels = list(results[cases[0]][0]["rows"])
@@ -151,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("SONATASIM_IMPORT3D_CACHE", None)
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.table_only:
+        results = collected(args.workdir, args.ranks, args.cases)
+        for ranks in args.ranks:
+            print_table(results[ranks], ranks, args.cases)
+        return 0
     root = args.workdir / "circuit"
     config = write_bench_circuit(root, args.cells, args.fibres, args.replay_per_cell,
                                  args.recurrent_per_cell, args.tstop)  # fmt: skip
