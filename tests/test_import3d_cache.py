@@ -38,27 +38,69 @@ def _both_ways(files: list[Path], tmp_path: Path, monkeypatch) -> tuple[dict, di
 
 def _assert_same_cells(plain: dict, cached: dict, n_files: int) -> None:
     assert plain["cache"]["hits"] == 0
-    # three cells per file: one parse, two reuses
-    assert cached["cache"] == {"hits": 2 * n_files, "misses": n_files, "files": n_files}
+    # three cells per file: one parse, two reuses whose section trees are replayed in bulk
+    assert cached["cache"] == {
+        "hits": 2 * n_files, "misses": n_files, "files": n_files,
+        "replayed": 2 * n_files, "replayed_after_keep": 0,
+    }  # fmt: skip
     assert len(plain["cells"]) == 3 * n_files
     for key, sections in plain["cells"].items():
         assert len(sections) > 3
         assert cached["cells"][key] == sections, f"cell {key} differs"
+    # keepCommands=1 runs NEURON's own instantiate: the same commands, the same cell
+    for key, kept in plain["kept"].items():
+        assert len(kept["commands"]) > len(kept["cell"])
+        assert cached["kept"][key] == kept, f"file {key} with keepCommands=1 differs"
+
+
+def _with_spines_and_markers(path: Path) -> Path:
+    """`path` (a generated .asc) with spines after some points and Dot markers ending some
+    branches, as Neurolucida writes them; Import3d records the spines, skips the markers."""
+    lines = path.read_text().splitlines()
+    point = re.compile(r"^(\s+)\(-?\d")
+    out, spines, markers = [], 0, 0
+    for i, line in enumerate(lines[:-1]):
+        out.append(line)
+        found = point.match(line)
+        if found is None or i < 40:
+            continue
+        indent, next_is_point = found[1], point.match(lines[i + 1]) is not None
+        if spines < 4 and next_is_point and i % 7 == 0:
+            out.append(f"{indent}<(1.5 2.5 3.5 0.5)>")
+            spines += 1
+        elif markers < 3 and not next_is_point:
+            marker = ["(Dot", "  (Color Yellow)", '  (Name "Marker 1")', "  (1.0 2.0 3.0 0.5)", ")"]
+            out += [indent + text for text in marker]
+            markers += 1
+    assert (spines, markers) == (4, 3)
+    path.write_text("\n".join([*out, lines[-1]]) + "\n")
+    return path
 
 
 def test_generated_swc_and_asc_cells_are_identical(tmp_path, monkeypatch):
     files = []
-    for k, ext in enumerate(("swc", "asc", "swc")):
-        cell = synthetic_cell(seed=k, n_axon=20, n_basal=12, n_apical=20, basal_trees=3)
-        files.append(write_cell(cell, tmp_path / f"morph{k}" / f"{obi_morphology_name(k)}.{ext}"))
+    # contour somas (swc: a chain of zero-radius samples), single-point somas, spines/markers
+    kinds = [("swc", True), ("asc", True), ("swc", True), ("swc", False), ("asc", False)]
+    for k, (ext, contour) in enumerate([*kinds, ("asc", True)]):
+        cell = synthetic_cell(
+            seed=k, n_axon=20, n_basal=12, n_apical=20, basal_trees=3, contour=contour
+        )
+        path = tmp_path / f"morph{k % 3}" / f"{obi_morphology_name(k)}.{ext}"
+        files.append(write_cell(cell, path))
+    _with_spines_and_markers(files[-1])
     plain, cached = _both_ways(files, tmp_path, monkeypatch)
     _assert_same_cells(plain, cached, len(files))
-    # a cache of one file, cells dealt round-robin over three: every cell parses again
+    assert sum(s["contour"] is not None for s in plain["cells"]["1.0"]) == 1  # asc contour
+    assert len(plain["cells"]["3.0"][0]["points"]) == 3  # a single-point soma's 3 points
+    # a cache of one file, cells dealt round-robin over three: every cell parses again,
+    # and the dropped parse's program goes with it (nothing replayed)
     monkeypatch.setenv("SONATASIM_IMPORT3D_CACHE_FILES", "1")
-    run_python(DRIVER, tmp_path / "small.json", *files)
+    run_python(DRIVER, tmp_path / "small.json", *files[:3])
     small = json.loads((tmp_path / "small.json").read_text())
-    assert small["cache"] == {"hits": 0, "misses": 3 * len(files), "files": 1}
-    assert small["cells"] == plain["cells"]
+    assert small["cache"] == {
+        "hits": 0, "misses": 9, "files": 1, "replayed": 0, "replayed_after_keep": 0,
+    }  # fmt: skip
+    assert small["cells"] == {k: v for k, v in plain["cells"].items() if int(k.split(".")[0]) < 3}
 
 
 def test_real_morphologies_are_identical(tmp_path, monkeypatch):
@@ -78,10 +120,11 @@ def test_circuit_spikes_identical_on_1_and_2_ranks(tmp_path, monkeypatch, mechan
     for ranks in (1, 2):
         out = tmp_path / f"c{ranks}.npz"
         log = run_python(BBP_DRIVER, circuit.simulation_config, out, ranks=ranks).stdout
-        used = re.search(r"Import3d parse cache: (\d+) parses, (\d+) reused", log)
+        used = re.search(r"Import3d parse cache: (\d+) parses, (\d+) reused, (\d+) sec", log)
         assert used, log
-        parsed, reused = int(used[1]), int(used[2])
+        parsed, reused, replayed = int(used[1]), int(used[2]), int(used[3])
         assert parsed + reused == 4  # one Import3d parse per cell without the cache
+        assert replayed == reused  # a reused parse's tree is built by the bulk replay
         assert (parsed, reused) == (3, 1) or ranks > 1  # cells 0 and 1 share a file
         runs[ranks] = _load(out)[0]
     plain = _load(tmp_path / "plain.npz")[0]

@@ -146,8 +146,13 @@ class CircuitManager:
                 manager.instantiate(self.sim, mine[name], context)
         if import3d_cache.enabled():
             stats = import3d_cache.statistics()
-            parsed, reused = (self.sim.pc.allreduce(float(stats[k]), 1) for k in ("misses", "hits"))
-            log.info("Import3d parse cache: %d parses, %d reused (all ranks)", parsed, reused)
+            parsed, reused, replayed = (
+                self.sim.pc.allreduce(float(stats[k]), 1) for k in ("misses", "hits", "replayed")
+            )
+            log.info(
+                "Import3d parse cache: %d parses, %d reused, %d section trees replayed"
+                " (all ranks)", parsed, reused, replayed,
+            )  # fmt: skip
 
     def _plan_on_root(
         self, cells: dict[str, np.ndarray], context: BuildContext, mode: str

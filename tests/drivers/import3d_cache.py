@@ -3,9 +3,12 @@
 Usage: [SONATASIM_IMPORT3D_CACHE=1] tests/drivers/import3d_cache.py OUT.json MORPHOLOGY ...
 Loads the Import3d template of tests/test_bbp_support.py (it calls load_file("import3d.hoc")
 itself) through the engine's template loader, builds every morphology three times in
-interleaved order and writes, per cell, every section's name, L, nseg, parent, 3D points
-and every segment's diam, cm, v and range variables as float.hex (bit-exact), plus the
-cache's hit/miss counts.
+interleaved order and writes, per cell, every section's name, L, nseg, parent and
+connection x, 3D points and arcs, NEURON's contour record (`neuron._sec_db`, what
+`_declare_contour` stores for contour somas) and every segment's diam, cm, v and range
+variables as float.hex (bit-exact), plus the cache's hit/miss/replay counts. Then, once per
+file, a reader of the (now cached) file instantiated with keepCommands=1 into a fresh cell:
+NEURON's own route, so its `commands` must be those of a plain run.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import neuron  # noqa: E402
 from neuron import h  # noqa: E402
 
 from engine.config import NodePopulationInfo  # noqa: E402
@@ -28,6 +32,22 @@ NAME = "SonataBBPPlainCell"
 
 def _hex(value: float) -> str:
     return float(value).hex()
+
+
+def _contour(sec) -> list | None:
+    """NEURON's record of a contour soma (is_stack, x, y, z, centre, two points), as hex."""
+    entry = neuron._sec_db.get(sec.hoc_internal_name())
+    if entry is None:
+        return None
+    flat = []
+    for item in entry:
+        if hasattr(item, "to_python"):
+            flat.append([_hex(v) for v in item.to_python()])
+        elif isinstance(item, list):
+            flat.append([[_hex(v) for v in point] for point in item])
+        else:
+            flat.append(_hex(item))
+    return flat
 
 
 def dump(cell) -> list:
@@ -55,6 +75,7 @@ def dump(cell) -> list:
                     for i in range(sec.n3d())
                 ],
                 "segments": segments,
+                "contour": _contour(sec),
             }
         )
     return out
@@ -75,7 +96,20 @@ def main() -> int:
             cell = getattr(h, NAME)(k, str(path.parent), path.name, 0)
             cells[f"{k}.{round_}"] = dump(cell)
     stats = import3d_cache.statistics()
-    out.write_text(json.dumps({"cells": cells, "cache": stats}))
+    kept, replayed = {}, 0
+    for k, path in enumerate(files):
+        reader = h.Import3d_Neurolucida3() if path.suffix == ".asc" else h.Import3d_SWC_read()
+        reader.quiet = 1
+        reader.input(str(path))
+        gui = h.Import3d_GUI(reader, 0)
+        cell = getattr(h, NAME)(k, str(path.parent), path.name, 0)
+        before = import3d_cache.statistics()["replayed"]
+        gui.instantiate(cell, 1)
+        replayed += import3d_cache.statistics()["replayed"] - before
+        commands = [gui.commands.o(i).s for i in range(int(gui.commands.count()))]
+        kept[str(k)] = {"commands": commands, "cell": dump(cell)}
+    stats["replayed_after_keep"] = replayed
+    out.write_text(json.dumps({"cells": cells, "cache": stats, "kept": kept}))
     return 0
 
 

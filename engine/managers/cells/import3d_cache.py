@@ -22,8 +22,11 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from engine.managers.cells import import3d_build
 
 log = logging.getLogger("sonatasim")
 
@@ -33,6 +36,7 @@ ENV = "SONATASIM_IMPORT3D_CACHE"
 LIMIT_ENV = "SONATASIM_IMPORT3D_CACHE_FILES"
 DEFAULT_LIMIT = 100
 HOC_HOOK = "sonatasim_import3d_cache_"  # top-level hoc objref the derived readers call
+BUILD_HOOK = "sonatasim_import3d_build_"  # ... and the derived Import3d_GUI.instantiate
 # installed file -> the reader template in it whose input() is cached
 CACHED_READERS = {"read_swc.hoc": "Import3d_SWC_read", "read_nlcda3.hoc": "Import3d_Neurolucida3"}
 # what input() prints after parsing a file with problems (it prints only, unless quiet)
@@ -42,7 +46,7 @@ _CALLABLE = re.compile(r"^\s*(?:proc|func|obfunc|iterator)\s+([A-Za-z_]\w*)", re
 _EXTERNAL = re.compile(r"^\s*external\s+(.+)$", re.M)
 _ARRAY = re.compile(r"^\s*(?:double|objref|objectvar|strdef)\s+(.+)$", re.M)
 
-_state: dict[str, Any] = {"installed": False, "cache": None}
+_state: dict[str, Any] = {"installed": False, "cache": None, "builder": None}
 
 
 def enabled() -> bool:
@@ -100,6 +104,10 @@ class ReaderCache:
         self.pending: tuple | None = None
         self.hits = 0
         self.misses = 0
+        # a kept parse's `sections` List -> its key (we hold the List, so no other object
+        # can take its address while the entry lives); callbacks of dropped keys
+        self.by_sections: dict[Any, tuple] = {}
+        self.dropped: list[Callable[[tuple], None]] = []
 
     def _fields(self, reader: Any) -> tuple[str, list[str]]:
         template = reader.hname().split("[")[0]
@@ -151,10 +159,33 @@ class ReaderCache:
     def keep(self, reader: Any, path: str) -> None:
         """Remember `reader`'s fresh parse (also one with problems: `err` is copied)."""
         key, self.pending = self.pending, None
-        if key is not None:
-            self.readers[key] = reader
-            while len(self.readers) > self.limit:
-                del self.readers[next(iter(self.readers))]
+        if key is None:
+            return
+        for old, source in list(self.readers.items()):
+            if source == reader:  # a reader that parsed again no longer holds `old`
+                self._drop(old)
+        self._drop(key)
+        self.readers[key] = reader
+        self.by_sections[reader.sections] = key
+        while len(self.readers) > self.limit:
+            self._drop(next(iter(self.readers)))
+
+    def _drop(self, key: tuple) -> None:
+        source = self.readers.pop(key, None)
+        if source is None:
+            return
+        for sections, held in list(self.by_sections.items()):
+            if held == key:
+                del self.by_sections[sections]
+        for callback in self.dropped:
+            callback(key)
+
+    def key_of(self, sections: Any) -> tuple | None:
+        """The key of the kept parse whose reader holds this `sections` List, else None."""
+        key = self.by_sections.get(sections)
+        if key is None or self.readers[key].sections != sections:
+            return None
+        return key
 
 
 def _execute_in(reader: Any, statement: str) -> None:
@@ -187,6 +218,7 @@ def install(h: Any) -> bool:
     top = (lib / "import3d.hoc").read_text()
     out = Path(tempfile.mkdtemp(prefix="sonatasim-import3d-"))
     names: dict[str, list[str]] = {}
+    derived_gui = False
     lines = []
     for line in top.splitlines():
         match = re.search(r'xopen\("import3d/([^"]+)"\)', line)
@@ -200,14 +232,20 @@ def install(h: Any) -> bool:
             derived, names[template] = derive_reader(installed.read_text(), template)
             target = out / match.group(1)
             target.write_text(derived)
+        elif match.group(1) == import3d_build.GUI_FILE:
+            target = out / match.group(1)
+            target.write_text(import3d_build.derive_gui(installed.read_text(), BUILD_HOOK))
+            derived_gui = True
         lines.append(line.replace(f'"import3d/{match.group(1)}"', f'"{target}"'))
-    if set(names) != set(CACHED_READERS.values()):
-        log.warning("NEURON's import3d.hoc does not load the expected readers; cache not used")
+    if set(names) != set(CACHED_READERS.values()) or not derived_gui:
+        log.warning("NEURON's import3d.hoc does not load the expected files; cache not used")
         return False
     (out / "import3d.hoc").write_text("\n".join(lines) + "\n")
     cache = ReaderCache(names)
-    h(f"objref {HOC_HOOK}")
-    setattr(h, HOC_HOOK, cache)
+    builder = import3d_build.Builder(cache, h)
+    for hook, target in ((HOC_HOOK, cache), (BUILD_HOOK, builder)):
+        h(f"objref {hook}")
+        setattr(h, hook, target)
     # load_file keys loaded files by their name: load ours under the name templates use
     cwd = os.getcwd()
     os.chdir(out)
@@ -218,13 +256,17 @@ def install(h: Any) -> bool:
         shutil.rmtree(out, ignore_errors=True)  # hoc has compiled the templates
     if not loaded or not hasattr(h, "Import3d_GUI"):
         raise RuntimeError("could not load NEURON's Import3d with the cached readers")
-    _state.update(installed=True, cache=cache)
+    _state.update(installed=True, cache=cache, builder=builder)
     return True
 
 
 def statistics() -> dict[str, int]:
-    """Hits and misses of this process (0, 0 when the cache is not installed)."""
-    cache = _state["cache"]
+    """Parse hits and misses, files kept, trees replayed (zeros when not installed)."""
+    cache, builder = _state["cache"], _state["builder"]
     if cache is None:
-        return {"hits": 0, "misses": 0, "files": 0}
-    return {"hits": cache.hits, "misses": cache.misses, "files": len(cache.readers)}
+        return {"hits": 0, "misses": 0, "files": 0, "replayed": 0}
+    replayed = builder.hits if builder is not None else 0
+    return {
+        "hits": cache.hits, "misses": cache.misses, "files": len(cache.readers),
+        "replayed": replayed,
+    }  # fmt: skip

@@ -1,0 +1,256 @@
+"""Bulk replay of `Import3d_GUI.instantiate` for cached parses (opt-in, issue 18.2).
+
+With the parse cached (import3d_cache.py), most of what is left of a BBP template's init on
+.swc files is NEURON's `instantiate`: one hoc `execute()` of a freshly `sprint`-ed string
+per 3D point, connect and pt3dstyle. Its program depends only on the parse, so we learn it
+once: NEURON's installed Import3d_GUI is derived at run time (never stored in our
+repository) with `instantiate` renamed `instantiate_nrn_` and a new `instantiate` that asks
+`Builder.replay` first. On a miss it runs NEURON's own code with keepCommands=1, learns
+the program from the `commands` list it executed, then clears the list as NEURON does.
+On a hit it runs the same create / forsec / `forall all.append` statements in the cell's
+context, the same connects with the same `%g` strings parsed to doubles, one vectorised
+`pt3dadd` per section of the points NEURON's `%.8g` strings hold (parsed the same way, so
+the doubles are identical), in NEURON's order, and `neuron._declare_contour` for contour
+somas as NEURON does. Anything else (nil or Python cells, keepCommands=1, a GUI with
+graphics, a reader that is not a cached parse, a cell lacking an array or section list,
+a statement we do not parse) runs NEURON's own instantiate.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("sonatasim")
+
+GUI_FILE = "import3d_gui.hoc"
+GUI_TEMPLATE = "Import3d_GUI"
+_NUMBER = r"-?\d+(?:\.\d*)?(?:e[-+]\d+)?"  # what %g / %.8g print for finite values
+_NAME = r"[A-Za-z_]\w*(?:\[\d+\])?"
+_CREATE = re.compile(r"~create ([A-Za-z_]\w*)\[(\d+)\]\n")
+_FORSEC = re.compile(r'forsec "[A-Za-z_]\w*" ([A-Za-z_]\w*)\.append\n')
+_ALL = "forall all.append\n"
+_CONNECT = re.compile(rf"({_NAME}) connect ({_NAME})\(0\), ({_NUMBER})\n")
+_STYLE = re.compile(rf"({_NAME}) \{{ pt3dstyle\(1, ({_NUMBER}), ({_NUMBER}), ({_NUMBER})\) \}}\n")
+_POINT = re.compile(
+    rf"({_NAME}) \{{ pt3dadd\(({_NUMBER}), ({_NUMBER}), ({_NUMBER}), ({_NUMBER})\) \}}\n"
+)
+
+
+def derive_gui(text: str, hook: str) -> str:
+    """NEURON's import3d_gui.hoc with `instantiate` asking the hoc object `hook` first."""
+    start = re.search(rf"^begintemplate\s+{GUI_TEMPLATE}\b.*$", text, re.M)
+    end = re.search(rf"^endtemplate\s+{GUI_TEMPLATE}\b", text, re.M)
+    if start is None or end is None:
+        raise ValueError(f"template {GUI_TEMPLATE} not found")
+    body = text[start.end() : end.start()]
+    pattern = r"^proc\s+instantiate\s*\(\s*\)"
+    if len(re.findall(pattern, body, re.M)) != 1:
+        raise ValueError(f"{GUI_TEMPLATE} has no single 'proc instantiate()'")
+    public = re.search(r"^public\b.*\bcommands\b", body, re.M)
+    if public is None or re.search(r"^objref\b.*\bthis\b", body, re.M) is None:
+        raise ValueError(f"{GUI_TEMPLATE} lacks a public commands list or 'this'")
+    body = re.sub(pattern, "proc instantiate_nrn_()", body, count=1, flags=re.M)
+    # 1 replayed; 0 a cached parse without a program: NEURON's code, keeping the commands
+    # to learn from; -1 NEURON's code exactly as called
+    ours = (
+        f"\nexternal {hook}\n"
+        "proc instantiate() {local r\n"
+        "\tr = -1\n"
+        f"\tif (numarg() == 1) {{\n\t\tr = {hook}.replay(this, $o1)\n"
+        f"\t}} else if ($2 != 1) {{\n\t\tr = {hook}.replay(this, $o1)\n\t}}\n"
+        "\tif (r == 0) {\n"
+        "\t\tinstantiate_nrn_($o1, 1)\n"
+        f"\t\t{hook}.learn(this, $o1)\n"
+        "\t\tcommands.remove_all()\n"
+        "\t} else if (r < 0) {\n"
+        "\t\tif (numarg() == 1) { instantiate_nrn_($o1) } else { instantiate_nrn_($o1, $2) }\n"
+        "\t}\n}\n"
+    )
+    return text[: start.end()] + body + ours + text[end.start() :]  # after its declarations
+
+
+def _split(name: str) -> tuple[str, int]:
+    """'dend[3]' -> ('dend', 3); 'dend' (NEURON's name for index 0) -> ('dend', 0)."""
+    array, _, index = name.partition("[")
+    return array, int(index.rstrip("]") or 0)
+
+
+@dataclass
+class Step:
+    """One section as NEURON's instantiate builds it: connect, pt3dstyle, points, contour."""
+
+    name: str
+    section: tuple[str, int]
+    parent: tuple[str, int, float] | None
+    style: tuple[float, float, float] | None
+    points: tuple[Any, Any, Any, Any]  # hoc Vectors x, y, z, diam (reused by every cell)
+    contour: Any  # the reader's Import3d_Section when NEURON calls _declare_contour
+
+
+@dataclass
+class Program:
+    """What NEURON's instantiate executed for one parse, in its order."""
+
+    structure: list[str]  # the create / forsec / forall all.append statements
+    arrays: list[str]
+    lists: list[str]
+    steps: list[Step] = field(default_factory=list)
+
+
+def learn(commands: list[str], gui: Any, h: Any) -> Program:
+    """The program behind `commands` (NEURON's strings) for `gui.swc`'s sections.
+
+    Cross-checked with the reader's sections (names from the GUI's own `name`), so any
+    statement we do not expect raises ValueError and the parse keeps NEURON's route.
+    """
+    structure: list[str] = []
+    arrays: dict[str, int] = {}
+    lists = ["all"]
+    it = iter(commands)
+    for text in it:
+        structure.append(text)
+        if text == _ALL:
+            break
+        if create := _CREATE.fullmatch(text):
+            arrays[create[1]] = int(create[2])
+        elif forsec := _FORSEC.fullmatch(text):
+            lists.append(forsec[1])
+        else:
+            raise ValueError(f"unexpected statement {text!r}")
+    else:
+        raise ValueError("no 'forall all.append'")
+    rest = list(it)
+    program = Program(structure, sorted(arrays), lists)
+    position = 0
+
+    def name_of(section: Any) -> str:
+        out = h.ref("")
+        gui.name(section, out)
+        return out[0]
+
+    def located(name: str) -> tuple[str, int]:
+        array, index = _split(name)
+        if index >= arrays.get(array, 0):
+            raise ValueError(f"section {name} not created")
+        return array, index
+
+    sections = gui.swc.sections
+    for i in range(int(sections.count())):
+        section = sections.o(i)
+        if section.is_subsidiary:
+            continue
+        name = name_of(section)
+        parent = style = None
+        if section.parentsec is not None:
+            match = _CONNECT.fullmatch(rest[position]) if position < len(rest) else None
+            if match is None or match[2] != name or match[1] != name_of(section.parentsec):
+                raise ValueError(f"no connect of {name} where expected")
+            parent = (*located(match[1]), float(match[3]))
+            position += 1
+        if section.first == 1:
+            match = _STYLE.fullmatch(rest[position]) if position < len(rest) else None
+            if match is None or match[1] != name:
+                raise ValueError(f"no pt3dstyle of {name} where expected")
+            style = (float(match[2]), float(match[3]), float(match[4]))
+            position += 1
+        points: list[list[float]] = [[], [], [], []]
+        while position < len(rest) and (match := _POINT.fullmatch(rest[position])):
+            if match[1] != name:
+                break
+            for column, value in zip(points, match.groups()[1:], strict=True):
+                column.append(float(value))
+            position += 1
+        if not points[0]:
+            raise ValueError(f"no 3D points of {name}")
+        vectors = tuple(h.Vector(column) for column in points)
+        contour = section if section.iscontour_ else None
+        program.steps.append(Step(name, located(name), parent, style, vectors, contour))  # type: ignore[arg-type]
+    if position != len(rest):
+        raise ValueError(f"unexpected statement {rest[position]!r}")
+    return program
+
+
+class Builder:
+    """Programs by parse key; `replay` / `learn` are called from the derived hoc."""
+
+    def __init__(self, readers: Any, h: Any) -> None:
+        self.readers = readers  # import3d_cache.ReaderCache: which parses are cached
+        self.h = h
+        self.programs: dict[tuple, Program | None] = {}  # None: NEURON's route for good
+        self.hits = 0
+        readers.dropped.append(lambda key: self.programs.pop(key, None))
+        import neuron
+        from neuron import hoc
+
+        self._declare_contour = getattr(neuron, "_declare_contour", None)
+        self._hoc_object = hoc.HocObject  # instances of hoc templates (not Python classes)
+
+    def _key(self, gui: Any, cell: Any) -> tuple | None:
+        """The cached parse `gui` instantiates for a hoc template `cell`, else None."""
+        if cell is None or type(cell) is not self._hoc_object or gui.g is not None:
+            return None  # nil (top-level sections), Python objects, GUI with graphics
+        try:
+            sections = gui.swc.sections
+        except (AttributeError, LookupError, RuntimeError, TypeError):
+            return None
+        return self.readers.key_of(sections)
+
+    def replay(self, gui: Any, cell: Any) -> int:
+        """1 if the cell was built from a learned program, 0 to learn, -1 NEURON's route."""
+        key = self._key(gui, cell)
+        if key is None:
+            return -1
+        if key not in self.programs:
+            return 0
+        program = self.programs[key]
+        if program is None or not self._fits(program, cell):
+            return -1
+        self._build(program, gui, cell)
+        self.hits += 1
+        return 1
+
+    def learn(self, gui: Any, cell: Any) -> None:
+        """Learn the program NEURON's instantiate just executed (kept in `gui.commands`)."""
+        key = self._key(gui, cell)
+        if key is None:
+            return
+        commands = gui.commands
+        texts = [commands.o(i).s for i in range(int(commands.count()))]
+        try:
+            program: Program | None = learn(texts, gui, self.h)
+            if program and self._declare_contour is None and any(s.contour for s in program.steps):
+                raise ValueError("this NEURON has no _declare_contour")
+        except (ValueError, IndexError) as problem:
+            log.debug("Import3d instantiate not replayed for %s: %s", key[1], problem)
+            program = None
+        self.programs[key] = program
+
+    def _fits(self, program: Program, cell: Any) -> bool:
+        """The statements will do in `cell` what they did in the first one."""
+        for name in program.lists:
+            value = getattr(cell, name, None)
+            if value is None or not value.hname().startswith("SectionList["):
+                return False
+        return all(hasattr(cell, name) for name in program.arrays)
+
+    def _build(self, program: Program, gui: Any, cell: Any) -> None:
+        h = self.h
+        gui.commands = h.List()  # NEURON's instantiate starts a fresh list
+        for statement in program.structure:
+            h.execute(statement, cell)
+        arrays = {name: getattr(cell, name) for name in program.arrays}
+        pt3dadd, pt3dstyle = h.pt3dadd, h.pt3dstyle
+        for step in program.steps:
+            array, index = step.section
+            section = arrays[array][index]
+            if step.parent is not None:
+                parent, parent_index, x = step.parent
+                section.connect(arrays[parent][parent_index](x), 0)
+            if step.style is not None:
+                pt3dstyle(1, *step.style, sec=section)
+            pt3dadd(*step.points, sec=section)
+            if step.contour is not None:
+                self._declare_contour(step.contour, cell, step.name)
