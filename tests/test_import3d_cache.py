@@ -39,18 +39,23 @@ def _both_ways(files: list[Path], tmp_path: Path, monkeypatch) -> tuple[dict, di
 def _assert_same_cells(plain: dict, cached: dict, n_files: int) -> None:
     assert plain["cache"]["hits"] == 0
     # three cells per file: one parse, two reuses whose section trees are replayed in bulk
+    # (the second runs the forsec / forall statements and sees what they append, the third
+    # appends that from Python)
     assert cached["cache"] == {
         "hits": 2 * n_files, "misses": n_files, "files": n_files,
-        "replayed": 2 * n_files, "replayed_after_keep": 0,
+        "replayed": 2 * n_files, "appended": n_files, "replayed_after_keep": 0,
     }  # fmt: skip
     assert len(plain["cells"]) == 3 * n_files
     for key, sections in plain["cells"].items():
         assert len(sections) > 3
         assert cached["cells"][key] == sections, f"cell {key} differs"
-    # keepCommands=1 runs NEURON's own instantiate: the same commands, the same cell
+        assert cached["lists"][key] == plain["lists"][key], f"cell {key}: lists differ"
+        assert len(plain["lists"][key]["all"]) > len(plain["lists"][key]["basal"]) > 0
+    # keepCommands=1 and a nil cell run NEURON's own instantiate: same commands and cells
     for key, kept in plain["kept"].items():
-        assert len(kept["commands"]) > len(kept["cell"])
-        assert cached["kept"][key] == kept, f"file {key} with keepCommands=1 differs"
+        assert key == "top" or len(kept["commands"]) > len(kept["cell"])
+        assert len(kept["cell"]) > 3
+        assert cached["kept"][key] == kept, f"file {key} with keepCommands=1 (or nil) differs"
 
 
 def _with_spines_and_markers(path: Path) -> Path:
@@ -98,7 +103,8 @@ def test_generated_swc_and_asc_cells_are_identical(tmp_path, monkeypatch):
     run_python(DRIVER, tmp_path / "small.json", *files[:3])
     small = json.loads((tmp_path / "small.json").read_text())
     assert small["cache"] == {
-        "hits": 0, "misses": 9, "files": 1, "replayed": 0, "replayed_after_keep": 0,
+        "hits": 0, "misses": 9, "files": 1, "replayed": 0, "appended": 0,
+        "replayed_after_keep": 0,
     }  # fmt: skip
     assert small["cells"] == {k: v for k, v in plain["cells"].items() if int(k.split(".")[0]) < 3}
 

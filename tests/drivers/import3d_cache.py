@@ -6,9 +6,11 @@ itself) through the engine's template loader, builds every morphology three time
 interleaved order and writes, per cell, every section's name, L, nseg, parent and
 connection x, 3D points and arcs, NEURON's contour record (`neuron._sec_db`, what
 `_declare_contour` stores for contour somas) and every segment's diam, cm, v and range
-variables as float.hex (bit-exact), plus the cache's hit/miss/replay counts. Then, once per
-file, a reader of the (now cached) file instantiated with keepCommands=1 into a fresh cell:
-NEURON's own route, so its `commands` must be those of a plain run.
+variables as float.hex (bit-exact), every section list's names in order, plus the cache's
+hit/miss/replay counts. Then, once per
+file, a reader of the (now cached) file instantiated with keepCommands=1 into a fresh cell,
+and the last one into nil (top-level sections): NEURON's own route, so the `commands` and
+sections must be those of a plain run.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from engine.managers.cells import import3d_cache, templates  # noqa: E402
 from tests.test_bbp_support import template_text  # noqa: E402
 
 NAME = "SonataBBPPlainCell"
+LISTS = ("all", "somatic", "axonal", "basal", "apical")
 
 
 def _hex(value: float) -> str:
@@ -50,10 +53,10 @@ def _contour(sec) -> list | None:
     return flat
 
 
-def dump(cell) -> list:
-    """Everything the cache must not change, exactly."""
+def dump(sections) -> list:
+    """Everything the cache must not change, exactly (`sections`: e.g. a cell's `all`)."""
     out = []
-    for sec in cell.all:
+    for sec in sections:
         parent = sec.parentseg()
         segments = []
         for seg in sec:
@@ -90,11 +93,14 @@ def main() -> int:
         biophysical_neuron_models_dir=folder,
     )  # fmt: skip
     templates.load_template(h, info, NAME)
-    cells = {}
+    cells, lists = {}, {}
     for round_ in range(3):
         for k, path in enumerate(files):
             cell = getattr(h, NAME)(k, str(path.parent), path.name, 0)
-            cells[f"{k}.{round_}"] = dump(cell)
+            cells[f"{k}.{round_}"] = dump(cell.all)
+            lists[f"{k}.{round_}"] = {
+                name: [sec.name() for sec in getattr(cell, name)] for name in LISTS
+            }
     stats = import3d_cache.statistics()
     kept, replayed = {}, 0
     for k, path in enumerate(files):
@@ -107,9 +113,15 @@ def main() -> int:
         gui.instantiate(cell, 1)
         replayed += import3d_cache.statistics()["replayed"] - before
         commands = [gui.commands.o(i).s for i in range(int(gui.commands.count()))]
-        kept[str(k)] = {"commands": commands, "cell": dump(cell)}
+        kept[str(k)] = {"commands": commands, "cell": dump(cell.all)}
+    # a nil cell (top-level sections, `access`): NEURON's own route too
+    gui = h.Import3d_GUI(reader, 0)
+    before = import3d_cache.statistics()["replayed"]
+    gui.instantiate(None)
+    replayed += import3d_cache.statistics()["replayed"] - before
+    kept["top"] = {"cell": dump(s for s in h.allsec() if s.cell() is None)}
     stats["replayed_after_keep"] = replayed
-    out.write_text(json.dumps({"cells": cells, "cache": stats, "kept": kept}))
+    out.write_text(json.dumps({"cells": cells, "lists": lists, "cache": stats, "kept": kept}))
     return 0
 
 

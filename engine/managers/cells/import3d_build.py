@@ -32,6 +32,7 @@ _NAME = r"[A-Za-z_]\w*(?:\[\d+\])?"
 _CREATE = re.compile(r"~create ([A-Za-z_]\w*)\[(\d+)\]\n")
 _FORSEC = re.compile(r'forsec "[A-Za-z_]\w*" ([A-Za-z_]\w*)\.append\n')
 _ALL = "forall all.append\n"
+_ELEMENT = re.compile(r"([A-Za-z_]\w*)\[(\d+)\]")
 _CONNECT = re.compile(rf"({_NAME}) connect ({_NAME})\(0\), ({_NUMBER})\n")
 _STYLE = re.compile(rf"({_NAME}) \{{ pt3dstyle\(1, ({_NUMBER}), ({_NUMBER}), ({_NUMBER})\) \}}\n")
 _POINT = re.compile(
@@ -96,8 +97,12 @@ class Program:
 
     structure: list[str]  # the create / forsec / forall all.append statements
     arrays: list[str]
-    lists: list[str]
+    lists: list[str]  # the section lists the forsec / forall statements append to
     steps: list[Step] = field(default_factory=list)
+    # template -> (sizes of the section arrays involved before the statements, hoc
+    # statements appending list by list what the forsec / forall statements appended when
+    # run once); None: not seen on empty distinct lists
+    appends: dict[str, tuple[dict[str, int], list[str]] | None] = field(default_factory=dict)
 
 
 def learn(commands: list[str], gui: Any, h: Any) -> Program:
@@ -108,11 +113,12 @@ def learn(commands: list[str], gui: Any, h: Any) -> Program:
     """
     structure: list[str] = []
     arrays: dict[str, int] = {}
-    lists = ["all"]
+    lists = []
     it = iter(commands)
     for text in it:
         structure.append(text)
         if text == _ALL:
+            lists.append("all")
             break
         if create := _CREATE.fullmatch(text):
             arrays[create[1]] = int(create[2])
@@ -173,6 +179,42 @@ def learn(commands: list[str], gui: Any, h: Any) -> Program:
     return program
 
 
+def _appended(
+    cell: Any, names: list[str], lists: list[Any], sizes: dict[str, int]
+) -> tuple[dict[str, int], list[str]] | None:
+    """hoc statements appending each list's sections again, in order (one loop per run
+    of consecutive indices, `hoc_ac_` counting), and `sizes` (the created arrays' before)
+    with the other arrays they name; None if a section is not `array[i]` of `cell`."""
+    prefix = cell.hname() + "."
+    sizes = dict(sizes)
+    out = []
+    for list_name, one in zip(names, lists, strict=True):
+        sections: list[tuple[str, int]] = []
+        for section in one:
+            name = section.name()
+            found = _ELEMENT.fullmatch(name[len(prefix) :]) if name.startswith(prefix) else None
+            if found is None:
+                return None
+            array, index = found[1], int(found[2])
+            try:
+                if getattr(cell, array)[index] != section:
+                    return None
+            except (AttributeError, IndexError, LookupError, TypeError):
+                return None
+            sections.append((array, index))
+            sizes.setdefault(array, len(getattr(cell, array)))  # not created: as before
+        runs: list[list] = []  # [array, first, last]
+        for array, index in sections:
+            if runs and runs[-1][0] == array and runs[-1][2] + 1 == index:
+                runs[-1][2] = index
+            else:
+                runs.append([array, index, index])
+        for array, first, last in runs:
+            element = f"{array}[hoc_ac_] {list_name}.append()"
+            out.append(f"for hoc_ac_ = {first}, {last} {element}")
+    return sizes, out
+
+
 class Builder:
     """Programs by parse key; `replay` / `learn` are called from the derived hoc."""
 
@@ -181,6 +223,7 @@ class Builder:
         self.h = h
         self.programs: dict[tuple, Program | None] = {}  # None: NEURON's route for good
         self.hits = 0
+        self.appended = 0  # replays whose forsec / forall were replaced by plain appends
         readers.dropped.append(lambda key: self.programs.pop(key, None))
         import neuron
         from neuron import hoc
@@ -220,9 +263,11 @@ class Builder:
         commands = gui.commands
         texts = [commands.o(i).s for i in range(int(commands.count()))]
         try:
-            program: Program | None = learn(texts, gui, self.h)
-            if program and self._declare_contour is None and any(s.contour for s in program.steps):
+            learned = learn(texts, gui, self.h)
+            contours = any(step.contour is not None for step in learned.steps)
+            if self._declare_contour is None and contours:
                 raise ValueError("this NEURON has no _declare_contour")
+            program: Program | None = learned
         except (ValueError, IndexError) as problem:
             log.debug("Import3d instantiate not replayed for %s: %s", key[1], problem)
             program = None
@@ -236,11 +281,54 @@ class Builder:
                 return False
         return all(hasattr(cell, name) for name in program.arrays)
 
+    def _structure(self, program: Program, cell: Any) -> None:
+        """The create / forsec / `forall all.append` statements, or their effect.
+
+        forsec and forall loop over the cell's sections in hoc (~4 us per section and
+        statement in an object context: most of a replay otherwise). What they append
+        depends only on the program and on the sections the cell has, i.e. on its template
+        and the sizes of its section arrays before: seen once by running the statements
+        (on empty, distinct lists), later cells of that template whose arrays have those
+        sizes get the creates, then the same sections appended by index loops, list by
+        list in the statements' order. (Assumes a template's cells differ in the sections
+        they have before instantiate only by those sizes.)
+        """
+        h = self.h
+        template = cell.hname().partition("[")[0]
+        seen = program.appends.get(template, ())
+        if (
+            seen is None
+            or seen == ()
+            or any(
+                len(getattr(cell, array)) != size
+                for array, size in seen[0].items()  # type: ignore[index]
+            )
+        ):
+            lists = [getattr(cell, name) for name in program.lists]
+            empty = all(next(iter(one), None) is None for one in lists)
+            sizes = {array: len(getattr(cell, array)) for array in program.arrays}
+            for statement in program.structure:
+                h.execute(statement, cell)
+            if seen == ():
+                distinct = len({one.hname() for one in lists}) == len(lists)
+                usable = empty and distinct
+                program.appends[template] = (
+                    _appended(cell, program.lists, lists, sizes) if usable else None
+                )
+            return
+        for statement in program.structure:
+            if statement.startswith("~create "):
+                h.execute(statement, cell)
+        kept = h.hoc_ac_  # hoc's scratch variable, visible in every object context
+        for statement in seen[1]:  # type: ignore[index]
+            h.execute(statement, cell)
+        h.hoc_ac_ = kept
+        self.appended += 1
+
     def _build(self, program: Program, gui: Any, cell: Any) -> None:
         h = self.h
         gui.commands = h.List()  # NEURON's instantiate starts a fresh list
-        for statement in program.structure:
-            h.execute(statement, cell)
+        self._structure(program, cell)
         arrays = {name: getattr(cell, name) for name in program.arrays}
         pt3dadd, pt3dstyle = h.pt3dadd, h.pt3dstyle
         for step in program.steps:

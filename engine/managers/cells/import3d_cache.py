@@ -9,7 +9,9 @@ repository): their `input` is renamed `input_nrn_`, and a new `input` asks this 
 first. The first reader of a (path, mtime, size, reader class, reader settings) parses with
 NEURON's code and is kept; later readers of the same key take over its state (every
 template variable, objects shared), so `Import3d_GUI.instantiate` and the template's own
-code build the cell exactly as they would from a fresh parse.
+code build the cell exactly as they would from a fresh parse. `Import3d_GUI` is derived
+too (import3d_build.py): for a kept parse, `instantiate` replays in bulk what NEURON's
+executed for its first cell; dropping a parse drops that program.
 
 Assumes templates do not modify the reader's parsed data (BBP templates only instantiate
 it; `instantiate`'s own clean-up, removing zero-length sections, is idempotent).
@@ -263,10 +265,9 @@ def install(h: Any) -> bool:
 def statistics() -> dict[str, int]:
     """Parse hits and misses, files kept, trees replayed (zeros when not installed)."""
     cache, builder = _state["cache"], _state["builder"]
-    if cache is None:
-        return {"hits": 0, "misses": 0, "files": 0, "replayed": 0}
-    replayed = builder.hits if builder is not None else 0
+    if cache is None or builder is None:
+        return {"hits": 0, "misses": 0, "files": 0, "replayed": 0, "appended": 0}
     return {
         "hits": cache.hits, "misses": cache.misses, "files": len(cache.readers),
-        "replayed": replayed,
+        "replayed": builder.hits, "appended": builder.appended,
     }  # fmt: skip
