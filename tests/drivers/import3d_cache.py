@@ -7,9 +7,9 @@ interleaved order and writes, per cell, every section's name, L, nseg, parent an
 connection x, 3D points and arcs, NEURON's contour record (`neuron._sec_db`, what
 `_declare_contour` stores for contour somas) and every segment's diam, cm, v and range
 variables as float.hex (bit-exact), every section list's names in order, plus the cache's
-hit/miss/replay counts. Then, once per
-file, a reader of the (now cached) file instantiated with keepCommands=1 into a fresh cell,
-and the last one into nil (top-level sections): NEURON's own route, so the `commands` and
+hit/miss/replay counts. Then, for the first
+file of each extension, a reader of the (now cached) file instantiated with keepCommands=1
+into a fresh cell, and the last one into nil (top-level sections): NEURON's own route, so the `commands` and
 sections must be those of a plain run.
 """
 
@@ -103,7 +103,9 @@ def main() -> int:
             }
     stats = import3d_cache.statistics()
     kept, replayed = {}, 0
-    for k, path in enumerate(files):
+    first_of_each_kind = {path.suffix: k for k, path in reversed(list(enumerate(files)))}
+    for k in sorted(first_of_each_kind.values()):
+        path = files[k]
         reader = h.Import3d_Neurolucida3() if path.suffix == ".asc" else h.Import3d_SWC_read()
         reader.quiet = 1
         reader.input(str(path))
@@ -114,6 +116,18 @@ def main() -> int:
         replayed += import3d_cache.statistics()["replayed"] - before
         commands = [gui.commands.o(i).s for i in range(int(gui.commands.count()))]
         kept[str(k)] = {"commands": commands, "cell": dump(cell.all)}
+    # another template on the same parses: its first cell runs the forsec / forall
+    # statements and sees what they append, the next appends that by index loops
+    other = "SonataBBPBlockCell"
+    (folder / f"{other}.hoc").write_text(template_text(other, needed=False, indexed=False))
+    templates.load_template(h, info, other)
+    before = import3d_cache.statistics()
+    for k in sorted(first_of_each_kind.values()):
+        for round_ in range(2):
+            cell = getattr(h, other)(k, str(files[k].parent), files[k].name, 0)
+            kept[f"{other}.{k}.{round_}"] = {"cell": dump(cell.all)}
+    after = import3d_cache.statistics()
+    stats["other_template"] = {n: after[n] - before[n] for n in ("replayed", "appended")}
     # a nil cell (top-level sections, `access`): NEURON's own route too
     gui = h.Import3d_GUI(reader, 0)
     before = import3d_cache.statistics()["replayed"]

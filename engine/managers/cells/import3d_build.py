@@ -32,6 +32,7 @@ _NAME = r"[A-Za-z_]\w*(?:\[\d+\])?"
 _CREATE = re.compile(r"~create ([A-Za-z_]\w*)\[(\d+)\]\n")
 _FORSEC = re.compile(r'forsec "[A-Za-z_]\w*" ([A-Za-z_]\w*)\.append\n')
 _ALL = "forall all.append\n"
+_LISTS = ("all", "somatic", "axonal", "basal", "apical")  # what mksubset names for types 1-4
 _ELEMENT = re.compile(r"([A-Za-z_]\w*)\[(\d+)\]")
 _CONNECT = re.compile(rf"({_NAME}) connect ({_NAME})\(0\), ({_NUMBER})\n")
 _STYLE = re.compile(rf"({_NAME}) \{{ pt3dstyle\(1, ({_NUMBER}), ({_NUMBER}), ({_NUMBER})\) \}}\n")
@@ -99,7 +100,7 @@ class Program:
     arrays: list[str]
     lists: list[str]  # the section lists the forsec / forall statements append to
     steps: list[Step] = field(default_factory=list)
-    # template -> (sizes of the section arrays involved before the statements, hoc
+    # template -> (sizes of the arrays not created that the lists got sections of, hoc
     # statements appending list by list what the forsec / forall statements appended when
     # run once); None: not seen on empty distinct lists
     appends: dict[str, tuple[dict[str, int], list[str]] | None] = field(default_factory=dict)
@@ -179,14 +180,26 @@ def learn(commands: list[str], gui: Any, h: Any) -> Program:
     return program
 
 
+def _empty_lists(cell: Any) -> set[str]:
+    """Names of `cell`'s usual Import3d section lists that are empty SectionLists."""
+    empty = set()
+    for name in _LISTS:
+        value = getattr(cell, name, None)
+        is_list = value is not None and value.hname().startswith("SectionList[")
+        if is_list and next(iter(value), None) is None:
+            empty.add(name)
+    return empty
+
+
 def _appended(
-    cell: Any, names: list[str], lists: list[Any], sizes: dict[str, int]
+    cell: Any, names: list[str], lists: list[Any], created: list[str]
 ) -> tuple[dict[str, int], list[str]] | None:
     """hoc statements appending each list's sections again, in order (one loop per run
-    of consecutive indices, `hoc_ac_` counting), and `sizes` (the created arrays' before)
-    with the other arrays they name; None if a section is not `array[i]` of `cell`."""
+    of consecutive indices, `hoc_ac_` counting), and the sizes of the arrays they name
+    that instantiate did not create (what they append depends on those sections);
+    None if a section is not `array[i]` of `cell`."""
     prefix = cell.hname() + "."
-    sizes = dict(sizes)
+    sizes: dict[str, int] = {}
     out = []
     for list_name, one in zip(names, lists, strict=True):
         sections: list[tuple[str, int]] = []
@@ -202,7 +215,8 @@ def _appended(
             except (AttributeError, IndexError, LookupError, TypeError):
                 return None
             sections.append((array, index))
-            sizes.setdefault(array, len(getattr(cell, array)))  # not created: as before
+            if array not in created:
+                sizes.setdefault(array, len(getattr(cell, array)))
         runs: list[list] = []  # [array, first, last]
         for array, index in sections:
             if runs and runs[-1][0] == array and runs[-1][2] + 1 == index:
@@ -222,14 +236,22 @@ class Builder:
         self.readers = readers  # import3d_cache.ReaderCache: which parses are cached
         self.h = h
         self.programs: dict[tuple, Program | None] = {}  # None: NEURON's route for good
+        # parses instantiated once by NEURON's plain route: learning costs 10-20 % of a
+        # first cell, so a file only one cell of the rank uses is never learned
+        self.once: set[tuple] = set()
+        self._learning: tuple[Any, set[str]] | None = None  # (cell, its empty lists)
         self.hits = 0
         self.appended = 0  # replays whose forsec / forall were replaced by plain appends
-        readers.dropped.append(lambda key: self.programs.pop(key, None))
+        readers.dropped.append(self._drop)
         import neuron
         from neuron import hoc
 
         self._declare_contour = getattr(neuron, "_declare_contour", None)
         self._hoc_object = hoc.HocObject  # instances of hoc templates (not Python classes)
+
+    def _drop(self, key: tuple) -> None:
+        self.programs.pop(key, None)
+        self.once.discard(key)
 
     def _key(self, gui: Any, cell: Any) -> tuple | None:
         """The cached parse `gui` instantiates for a hoc template `cell`, else None."""
@@ -247,6 +269,10 @@ class Builder:
         if key is None:
             return -1
         if key not in self.programs:
+            if key not in self.once:
+                self.once.add(key)
+                return -1
+            self._learning = (cell, _empty_lists(cell))
             return 0
         program = self.programs[key]
         if program is None or not self._fits(program, cell):
@@ -258,6 +284,7 @@ class Builder:
     def learn(self, gui: Any, cell: Any) -> None:
         """Learn the program NEURON's instantiate just executed (kept in `gui.commands`)."""
         key = self._key(gui, cell)
+        learning, self._learning = self._learning, None
         if key is None:
             return
         commands = gui.commands
@@ -268,6 +295,8 @@ class Builder:
             if self._declare_contour is None and contours:
                 raise ValueError("this NEURON has no _declare_contour")
             program: Program | None = learned
+            if learning is not None and learning[0] == cell:
+                self._observe(learned, cell, empty=set(learned.lists) <= learning[1])
         except (ValueError, IndexError) as problem:
             log.debug("Import3d instantiate not replayed for %s: %s", key[1], problem)
             program = None
@@ -287,11 +316,12 @@ class Builder:
         forsec and forall loop over the cell's sections in hoc (~4 us per section and
         statement in an object context: most of a replay otherwise). What they append
         depends only on the program and on the sections the cell has, i.e. on its template
-        and the sizes of its section arrays before: seen once by running the statements
-        (on empty, distinct lists), later cells of that template whose arrays have those
-        sizes get the creates, then the same sections appended by index loops, list by
-        list in the statements' order. (Assumes a template's cells differ in the sections
-        they have before instantiate only by those sizes.)
+        and the sizes of the arrays instantiate does not create: seen once after running
+        the statements (on empty, distinct lists: when learning, or here for another
+        template), later cells of that template with those sizes get the creates, then the
+        same sections appended by index loops, list by list in the statements' order.
+        (Assumes a template's cells differ in the sections they have before instantiate
+        only by those sizes.)
         """
         h = self.h
         template = cell.hname().partition("[")[0]
@@ -304,17 +334,11 @@ class Builder:
                 for array, size in seen[0].items()  # type: ignore[index]
             )
         ):
-            lists = [getattr(cell, name) for name in program.lists]
-            empty = all(next(iter(one), None) is None for one in lists)
-            sizes = {array: len(getattr(cell, array)) for array in program.arrays}
+            empty = set(program.lists) <= _empty_lists(cell)
             for statement in program.structure:
                 h.execute(statement, cell)
             if seen == ():
-                distinct = len({one.hname() for one in lists}) == len(lists)
-                usable = empty and distinct
-                program.appends[template] = (
-                    _appended(cell, program.lists, lists, sizes) if usable else None
-                )
+                self._observe(program, cell, empty)
             return
         for statement in program.structure:
             if statement.startswith("~create "):
@@ -324,6 +348,16 @@ class Builder:
             h.execute(statement, cell)
         h.hoc_ac_ = kept
         self.appended += 1
+
+    def _observe(self, program: Program, cell: Any, empty: bool) -> None:
+        """Keep what the structure statements just appended in `cell` (see _structure)."""
+        template = cell.hname().partition("[")[0]
+        lists = [getattr(cell, name) for name in program.lists]
+        distinct = len({one.hname() for one in lists}) == len(lists)
+        usable = empty and distinct
+        program.appends[template] = (
+            _appended(cell, program.lists, lists, program.arrays) if usable else None
+        )
 
     def _build(self, program: Program, gui: Any, cell: Any) -> None:
         h = self.h
