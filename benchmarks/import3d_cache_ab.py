@@ -9,8 +9,9 @@ dealt round-robin over the morphologies (default: every .asc/.swc of
 Runs alternate plain / parse cache only / parse cache and bulk replay of instantiate
 (A/B/C) --rounds times; prints each run and the ratios to plain. "Parse cache only" turns
 the replay off in the benchmark's own process (no user option does that). With --phases,
-one more replay run times what is left per cell: the replay (and its hoc statements) and
-the rest of the constructor.
+one more replay run times what is left per replayed cell (a file's first cell is built by
+NEURON's plain route, its second by NEURON's route while the program is learned): the
+replay (and its hoc statements) and the rest of the constructor.
 """
 
 from __future__ import annotations
@@ -48,16 +49,19 @@ class _TimedHoc:
 
 def _time_phases(builder, spent: dict[str, float]) -> None:
     """Wrap the builder so `spent` gets the CPU time of the replay, of its section lists
-    part (creates, forsec / forall or their appends) and of its hoc statements."""
+    part (creates, forsec / forall or their appends), of its hoc statements and of the
+    readers' adoption of the cached parse."""
 
     def timed(method, phase: str):
-        def wrapper(*args) -> None:
+        def wrapper(*args):
             t0 = time.process_time()
-            method(*args)
+            result = method(*args)
             spent[phase] = spent.get(phase, 0.0) + time.process_time() - t0
+            return result
 
         return wrapper
 
+    builder.readers.adopt = timed(builder.readers.adopt, "adopt")
     builder._build = timed(builder._build, "replay")
     builder._structure = timed(builder._structure, "lists")
     builder.h = _TimedHoc(builder.h, spent)
@@ -86,7 +90,7 @@ def child(n_cells: int, files: list[Path], replay: bool, phases: bool) -> None:
     cells = []
     t0 = time.process_time()
     for k in range(n_cells):
-        if phases and k == len(files):  # every file parsed and learned: time the reuses
+        if phases and k == 2 * len(files):  # every file parsed and learned: time replays
             spent.clear()
             t0 = time.process_time()
         path = files[k % len(files)]
@@ -152,15 +156,16 @@ def _print_phases(n_cells: int, files: list[Path]) -> None:
     words = next(x for x in lines if x.startswith("PHASES")).split()[1:]
     spent = {k: float(v) for k, v in (w.split("=") for w in words)}
     replay, lists = spent.pop("replay", 0.0), spent.pop("lists", 0.0)
-    per_cell = 1e3 / (n_cells - len(files))  # s -> ms per reusing cell
+    adopt = spent.pop("adopt", 0.0)
+    per_cell = 1e3 / (n_cells - 2 * len(files))  # s -> ms per replayed cell
     statements = ", ".join(f"{k} {per_cell * v:.2f}" for k, v in spent.items())
     print(
-        f"per reusing cell (replay run, the first cell of each file not counted): constructor"
+        f"per replayed cell (replay run; a file's first two cells not counted): constructor"
         f" {per_cell * total:.2f} ms = replay {per_cell * replay:.2f} ms [creates and section"
         f" lists {per_cell * lists:.2f} (hoc statements: {statements}); connect, pt3dadd,"
-        f" contours {per_cell * (replay - lists):.2f}] + the rest"
-        f" {per_cell * (total - replay):.2f} ms (reader adopt, Import3d_GUI, the template's"
-        " own nseg / index / axon / biophys)"
+        f" contours {per_cell * (replay - lists):.2f}] + reader adopt {per_cell * adopt:.2f}"
+        f" ms + the rest {per_cell * (total - replay - adopt):.2f} ms (Import3d_GUI, the"
+        " template's own nseg / index / axon / biophys)"
     )
 
 

@@ -5,15 +5,17 @@ With the parse cached (import3d_cache.py), most of what is left of a BBP templat
 per 3D point, connect and pt3dstyle. Its program depends only on the parse, so we learn it
 once: NEURON's installed Import3d_GUI is derived at run time (never stored in our
 repository) with `instantiate` renamed `instantiate_nrn_` and a new `instantiate` that asks
-`Builder.replay` first. On a miss it runs NEURON's own code with keepCommands=1, learns
-the program from the `commands` list it executed, then clears the list as NEURON does.
-On a hit it runs the same create / forsec / `forall all.append` statements in the cell's
-context, the same connects with the same `%g` strings parsed to doubles, one vectorised
-`pt3dadd` per section of the points NEURON's `%.8g` strings hold (parsed the same way, so
-the doubles are identical), in NEURON's order, and `neuron._declare_contour` for contour
-somas as NEURON does. Anything else (nil or Python cells, keepCommands=1, a GUI with
-graphics, a reader that is not a cached parse, a cell lacking an array or section list,
-a statement we do not parse) runs NEURON's own instantiate.
+`Builder.replay` first. A parse's first cell runs NEURON's own code as called (most files
+of a big circuit have one cell per rank: they pay nothing). Its second runs NEURON's code
+with keepCommands=1; the program is learned from the `commands` list it executed, which is
+then cleared as NEURON does. Later cells get the same create statements in the cell's
+context, the forsec / `forall all.append` statements or what they appended (see
+`Builder._structure`), the same connects with the same `%g` strings parsed to doubles, one
+vectorised `pt3dadd` per section of the points NEURON's `%.8g` strings hold (parsed the
+same way, so the doubles are identical), in NEURON's order, and `neuron._declare_contour`
+for contour somas as NEURON does. Anything else (nil or Python cells, keepCommands=1, a GUI
+with graphics, a reader that is not a cached parse, a cell lacking an array or section
+list, a statement we do not parse) runs NEURON's own instantiate.
 """
 
 from __future__ import annotations
@@ -351,6 +353,8 @@ class Builder:
 
     def _observe(self, program: Program, cell: Any, empty: bool) -> None:
         """Keep what the structure statements just appended in `cell` (see _structure)."""
+        if not self._fits(program, cell):
+            return  # NEURON's route errs in this template: another may still be seen
         template = cell.hname().partition("[")[0]
         lists = [getattr(cell, name) for name in program.lists]
         distinct = len({one.hname() for one in lists}) == len(lists)
