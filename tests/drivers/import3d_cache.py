@@ -1,16 +1,16 @@
 """Driver for tests/test_import3d_cache.py (no tests here): build BBP-style cells, dump them.
 
-Usage: [SONATASIM_IMPORT3D_CACHE=1] tests/drivers/import3d_cache.py OUT.json MORPHOLOGY ...
+Usage: [SONATASIM_IMPORT3D_CACHE=1] tests/drivers/import3d_cache.py [--checks] OUT.json MORPH ...
 Loads the Import3d template of tests/test_bbp_support.py (it calls load_file("import3d.hoc")
 itself) through the engine's template loader, builds every morphology three times in
 interleaved order and writes, per cell, every section's name, L, nseg, parent and
 connection x, 3D points and arcs, NEURON's contour record (`neuron._sec_db`, what
 `_declare_contour` stores for contour somas) and every segment's diam, cm, v and range
 variables as float.hex (bit-exact), every section list's names in order, plus the cache's
-hit/miss/replay counts. Then, for the first
-file of each extension, a reader of the (now cached) file instantiated with keepCommands=1
-into a fresh cell, and the last one into nil (top-level sections): NEURON's own route, so the `commands` and
-sections must be those of a plain run.
+hit/miss/replay counts. With --checks, for the first file of each extension: a reader of
+the (now cached) file instantiated with keepCommands=1 into a fresh cell and the last one
+into nil (top-level sections), NEURON's own route, so the `commands` and sections must be
+those of a plain run; and two cells of a second template on the same parses.
 """
 
 from __future__ import annotations
@@ -84,24 +84,8 @@ def dump(sections) -> list:
     return out
 
 
-def main() -> int:
-    out, files = Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]]
-    folder = Path(tempfile.mkdtemp())
-    (folder / f"{NAME}.hoc").write_text(template_text(NAME, needed=False, indexed=True))
-    info = NodePopulationInfo(
-        name="cortex", type="biophysical", nodes_file=folder / "unused.h5",
-        biophysical_neuron_models_dir=folder,
-    )  # fmt: skip
-    templates.load_template(h, info, NAME)
-    cells, lists = {}, {}
-    for round_ in range(3):
-        for k, path in enumerate(files):
-            cell = getattr(h, NAME)(k, str(path.parent), path.name, 0)
-            cells[f"{k}.{round_}"] = dump(cell.all)
-            lists[f"{k}.{round_}"] = {
-                name: [sec.name() for sec in getattr(cell, name)] for name in LISTS
-            }
-    stats = import3d_cache.statistics()
+def fallbacks_and_other_template(files: list[Path], folder: Path, info, stats: dict) -> dict:
+    """NEURON's own route (keepCommands=1, a nil cell) and a second template, per kind."""
     kept, replayed = {}, 0
     first_of_each_kind = {path.suffix: k for k, path in reversed(list(enumerate(files)))}
     for k in sorted(first_of_each_kind.values()):
@@ -135,6 +119,30 @@ def main() -> int:
     replayed += import3d_cache.statistics()["replayed"] - before
     kept["top"] = {"cell": dump(s for s in h.allsec() if s.cell() is None)}
     stats["replayed_after_keep"] = replayed
+    return kept
+
+
+def main() -> int:
+    checks = sys.argv[1] == "--checks"
+    args = sys.argv[2:] if checks else sys.argv[1:]
+    out, files = Path(args[0]), [Path(p) for p in args[1:]]
+    folder = Path(tempfile.mkdtemp())
+    (folder / f"{NAME}.hoc").write_text(template_text(NAME, needed=False, indexed=True))
+    info = NodePopulationInfo(
+        name="cortex", type="biophysical", nodes_file=folder / "unused.h5",
+        biophysical_neuron_models_dir=folder,
+    )  # fmt: skip
+    templates.load_template(h, info, NAME)
+    cells, lists = {}, {}
+    for round_ in range(3):
+        for k, path in enumerate(files):
+            cell = getattr(h, NAME)(k, str(path.parent), path.name, 0)
+            cells[f"{k}.{round_}"] = dump(cell.all)
+            lists[f"{k}.{round_}"] = {
+                name: [sec.name() for sec in getattr(cell, name)] for name in LISTS
+            }
+    stats = import3d_cache.statistics()
+    kept = fallbacks_and_other_template(files, folder, info, stats) if checks else {}
     out.write_text(json.dumps({"cells": cells, "lists": lists, "cache": stats, "kept": kept}))
     return 0
 
