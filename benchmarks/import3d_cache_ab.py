@@ -20,7 +20,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -70,17 +69,10 @@ def _time_phases(builder, spent: dict[str, float]) -> None:
 def child(n_cells: int, files: list[Path], replay: bool, phases: bool) -> None:
     from neuron import h
 
-    from engine.config import NodePopulationInfo
-    from engine.managers.cells import import3d_cache, templates
-    from tests.test_bbp_support import template_text
+    from engine.managers.cells import import3d_cache
+    from tests.test_bbp_support import load_test_template
 
-    folder = Path(tempfile.mkdtemp())
-    (folder / f"{NAME}.hoc").write_text(template_text(NAME, needed=False, indexed=True))
-    info = NodePopulationInfo(
-        name="bench", type="biophysical", nodes_file=folder / "unused.h5",
-        biophysical_neuron_models_dir=folder,
-    )  # fmt: skip
-    templates.load_template(h, info, NAME)
+    load_test_template(h, NAME)
     builder = import3d_cache._state["builder"]
     if builder is not None and not replay:
         builder.replay = lambda gui, cell: -1  # NEURON's instantiate for every cell

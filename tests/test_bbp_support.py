@@ -71,6 +71,26 @@ CONDITIONS = {
 }
 
 
+def load_test_template(h, name: str, folder: Path | None = None, **kind: bool) -> Path:
+    """Write template `name` (`kind`: needed, indexed; plain by default) into `folder` (a
+    new temporary one by default) and load it through the engine's template loader, as a
+    circuit's cells would be (the Import3d cache is installed there when enabled)."""
+    import tempfile
+
+    from engine.config import NodePopulationInfo
+    from engine.managers.cells import templates
+
+    folder = folder or Path(tempfile.mkdtemp())
+    options = {"needed": False, "indexed": True} | kind
+    (folder / f"{name}.hoc").write_text(template_text(name, **options))
+    info = NodePopulationInfo(
+        name="cortex", type="biophysical", nodes_file=folder / "unused.h5",
+        biophysical_neuron_models_dir=folder,
+    )  # fmt: skip
+    templates.load_template(h, info, name)
+    return folder
+
+
 def template_text(name: str, *, needed: bool, indexed: bool) -> str:
     """hoc source of one BBP-style test template (see the module docstring)."""
     needed_global = (

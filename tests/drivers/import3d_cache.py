@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -25,9 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import neuron  # noqa: E402
 from neuron import h  # noqa: E402
 
-from engine.config import NodePopulationInfo  # noqa: E402
-from engine.managers.cells import import3d_cache, templates  # noqa: E402
-from tests.test_bbp_support import template_text  # noqa: E402
+from engine.managers.cells import import3d_cache  # noqa: E402
+from tests.test_bbp_support import load_test_template  # noqa: E402
 
 NAME = "SonataBBPPlainCell"
 LISTS = ("all", "somatic", "axonal", "basal", "apical")
@@ -84,7 +82,7 @@ def dump(sections) -> list:
     return out
 
 
-def fallbacks_and_other_template(files: list[Path], folder: Path, info, stats: dict) -> dict:
+def fallbacks_and_other_template(files: list[Path], folder: Path, stats: dict) -> dict:
     """NEURON's own route (keepCommands=1, a nil cell) and a second template, per kind."""
     kept, replayed = {}, 0
     first_of_each_kind = {path.suffix: k for k, path in reversed(list(enumerate(files)))}
@@ -103,8 +101,7 @@ def fallbacks_and_other_template(files: list[Path], folder: Path, info, stats: d
     # another template on the same parses: its first cell runs the forsec / forall
     # statements and sees what they append, the next appends that by index loops
     other = "SonataBBPBlockCell"
-    (folder / f"{other}.hoc").write_text(template_text(other, needed=False, indexed=False))
-    templates.load_template(h, info, other)
+    load_test_template(h, other, folder, indexed=False)
     before = import3d_cache.statistics()
     for k in sorted(first_of_each_kind.values()):
         for round_ in range(2):
@@ -126,13 +123,7 @@ def main() -> int:
     checks = sys.argv[1] == "--checks"
     args = sys.argv[2:] if checks else sys.argv[1:]
     out, files = Path(args[0]), [Path(p) for p in args[1:]]
-    folder = Path(tempfile.mkdtemp())
-    (folder / f"{NAME}.hoc").write_text(template_text(NAME, needed=False, indexed=True))
-    info = NodePopulationInfo(
-        name="cortex", type="biophysical", nodes_file=folder / "unused.h5",
-        biophysical_neuron_models_dir=folder,
-    )  # fmt: skip
-    templates.load_template(h, info, NAME)
+    folder = load_test_template(h, NAME)
     cells, lists = {}, {}
     for round_ in range(3):
         for k, path in enumerate(files):
@@ -142,7 +133,7 @@ def main() -> int:
                 name: [sec.name() for sec in getattr(cell, name)] for name in LISTS
             }
     stats = import3d_cache.statistics()
-    kept = fallbacks_and_other_template(files, folder, info, stats) if checks else {}
+    kept = fallbacks_and_other_template(files, folder, stats) if checks else {}
     out.write_text(json.dumps({"cells": cells, "lists": lists, "cache": stats, "kept": kept}))
     return 0
 
