@@ -174,9 +174,9 @@ def learn(commands: list[str], gui: Any, h: Any) -> Program:
             position += 1
         if not points[0]:
             raise ValueError(f"no 3D points of {name}")
-        vectors = tuple(h.Vector(column) for column in points)
+        x, y, z, d = (h.Vector(column) for column in points)
         contour = section if section.iscontour_ else None
-        program.steps.append(Step(name, located(name), parent, style, vectors, contour))  # type: ignore[arg-type]
+        program.steps.append(Step(name, located(name), parent, style, (x, y, z, d), contour))
     if position != len(rest):
         raise ValueError(f"unexpected statement {rest[position]!r}")
     return program
