@@ -1,22 +1,21 @@
-"""`sonatasim convert --to sonata` of a network of multi-compartment NeuroML cells: where the
-synapses land, what is refused, and both round trips.
+"""`sonatasim convert --to sonata` of a network of multi-compartment NeuroML cells, run by
+sonatasim on 1 and 2 ranks and by jNeuroML's NEURON export of the same LEMS file.
 
 The network (written with libNeuroML here): three of our HH cells (engine.dialects.neuroml.
 examples.cell: soma, axon, branching dendrite, NeuroML HH channels with q10), a spikeArray
 source driving two of them (cells 0 and 2) through expTwoSynapse connections on dendrite
-segments at a fractionAlong, and cell 0 driving cell 1 the same way with a delay. The
-converter maps each post segment and fractionAlong to afferent_section_id /
-afferent_section_pos with the segment -> section layout our `nml:` builder uses (and
-jNeuroML's export lays out), so the synapses sit where jNeuroML puts them. The run against
-jNeuroML's NEURON export (1 and 2 ranks) is tests/test_neuroml_mixed_network.py, whose
-network has these elements (HH cells, spikeArray, dendritic expTwoSynapse connections, an
-HH -> HH connection with a delay) plus Izhikevich cells, inhibition and pulse inputs.
+segments at a fractionAlong, and cell 0 driving cell 1 the same way with a delay. The converter maps each
+post segment and fractionAlong to afferent_section_id / afferent_section_pos with the
+segment -> section layout our `nml:` builder uses (and jNeuroML's export lays out), so the
+synapses sit where jNeuroML puts them. dt = 2.5 us as in tests/test_neuroml_cells.py
+(jNeuroML's export lags its gating by one step).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -24,6 +23,12 @@ from engine.dialects.neuroml.examples.cell import CELL_ID, cell_document
 from engine.dialects.neuroml.examples.mixed import add_proximal_points
 from engine.dialects.neuroml.lems import EventOutputFile, LemsSimulation, OutputFile, write_lems
 from tests.conftest import run_cli
+from tests.neuroml_reference import (
+    compare_spikes,
+    run_jneuroml,
+    sonatasim_spikes,
+    sonatasim_voltage,
+)
 from tests.test_neuroml_convert import _nodes
 
 pytestmark = [pytest.mark.slow]
@@ -42,13 +47,15 @@ CONNECTIONS = (
 )
 
 
-def _write_model(directory: Path) -> Path:
-    """The LEMS file of the network (NeuroML written and validated with libNeuroML)."""
+def hh_network_document(
+    doc_id: str, net_id: str, spike_times: tuple[float, ...], n_cells: int = 3
+) -> tuple:
+    """(document, network): our HH cell, an expTwoSynapse `ampa_dend`, a spikeArray
+    `drive_spikes` and the populations POP (n_cells) and SOURCE (1), no projections yet."""
     import neuroml
-    import neuroml.writers
 
     doc = cell_document()
-    doc.id = "hh_network"
+    doc.id = doc_id
     add_proximal_points(doc)  # jNeuroML's export needs them to place a synapse
     doc.exp_two_synapses.append(
         neuroml.ExpTwoSynapse(
@@ -58,17 +65,26 @@ def _write_model(directory: Path) -> Path:
     doc.spike_arrays.append(
         neuroml.SpikeArray(
             id="drive_spikes",
-            spikes=[neuroml.Spike(id=k, time=f"{t}ms") for k, t in enumerate((3.0, 10.0, 19.0))],
+            spikes=[neuroml.Spike(id=k, time=f"{t}ms") for k, t in enumerate(spike_times)],
         )
     )
-    net = neuroml.Network(id="hh_net", type="networkWithTemperature", temperature="16 degC")
+    net = neuroml.Network(id=net_id, type="networkWithTemperature", temperature="16 degC")
     doc.networks.append(net)
-    for pop_id, component, n in ((POP, CELL, 3), (SOURCE, "drive_spikes", 1)):
+    for pop_id, component, n in ((POP, CELL, n_cells), (SOURCE, "drive_spikes", 1)):
         pop = neuroml.Population(id=pop_id, component=component, size=n, type="populationList")
         for i in range(n):
             location = neuroml.Location(x=100.0 * i, y=0.0, z=0.0)
             pop.instances.append(neuroml.Instance(id=i, location=location))
         net.populations.append(pop)
+    return doc, net
+
+
+def _write_model(directory: Path) -> Path:
+    """The LEMS file of the network (NeuroML written and validated with libNeuroML)."""
+    import neuroml
+    import neuroml.writers
+
+    doc, net = hh_network_document("hh_network", "hh_net", (3.0, 10.0, 19.0))
     components = {POP: CELL, SOURCE: "drive_spikes"}
     for pre in (SOURCE, POP):
         proj = neuroml.Projection(
@@ -121,13 +137,17 @@ def converted(tmp_path_factory):
     lems = _write_model(base / "model")
     config = base / "sonata" / "simulation_config.json"
     run_cli("convert", lems, "--to", "sonata", "-o", config.parent)
-    return config
+    reference = base / "reference"
+    reference.mkdir()
+    for path in (base / "model").iterdir():
+        (reference / path.name).write_bytes(path.read_bytes())
+    return config, run_jneuroml(reference / lems.name)
 
 
 def test_dendritic_synapses_keep_their_location(converted):
     """Nodes are nml: biophysical cells; every edge sits on the section jNeuroML's layout
     gives the post segment, at the length-weighted position of its fractionAlong."""
-    config = converted
+    config, _ = converted
     nodes, edges = _nodes(config)
     assert nodes[POP]["model_type"] == ["biophysical"] * 3
     assert set(nodes[POP]["model_template"]) == {f"nml:{CELL}.cell.nml"}
@@ -147,17 +167,58 @@ def test_dendritic_synapses_keep_their_location(converted):
     assert "estimated peak memory per rank" in run_cli("dry-run", config).stdout
 
 
-def test_segment_reports_and_missing_segments_are_refused(converted, tmp_path):
-    """A segment's v is not the soma's, a connection onto a segment the cell does not have
-    has no location, and spikes are detected at the soma only (jNeuroML's export watches
-    the pre segment): one line naming the file, exit 2, no traceback."""
-    model = converted.parent.parent / "model"
+def _check_against_jneuroml(out: Path, reference) -> dict:
+    reference_spikes, reference_v = reference
+    spikes = sonatasim_spikes(out)
+    cells = [(POP, i) for i in range(3)]
+    assert all(reference_spikes[c].size >= 1 for c in cells), reference_spikes
+    ours = {c: spikes.get(c, np.zeros(0)) for c in cells}
+    compare_spikes(ours, reference_spikes, cells, 0.2)
+    for i in range(3):
+        theirs = reference_v[f"v{i}"]
+        mine = sonatasim_voltage(out / "soma_v.h5", i)
+        n = min(theirs.size, mine.size)
+        assert n >= int(LENGTH / STEP) - 1
+        rms = float(np.sqrt(np.mean((mine[:n] - theirs[:n]) ** 2)))
+        assert rms < 1.0, (i, rms)
+    with h5py.File(out / "spikes.h5") as f:
+        assert sorted(f["spikes"]) == [POP]  # the spike source is replayed, not recorded
+    return spikes
+
+
+@pytest.fixture(scope="module")
+def one_rank(converted, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nml_mc_run1") / "out"
+    run_cli("run", converted[0], "--output-dir", out, "--no-progress")
+    return out
+
+
+def test_converted_network_matches_jneuroml(converted, one_rank):
+    _check_against_jneuroml(one_rank, converted[1])
+
+
+@pytest.mark.mpi
+def test_two_ranks_give_the_same_spikes(converted, one_rank, tmp_path):
+    out = tmp_path / "out"
+    run_cli("run", converted[0], "--output-dir", out, "--no-progress", ranks=2)
+    two = _check_against_jneuroml(out, converted[1])
+    one = sonatasim_spikes(one_rank)
+    assert sorted(two) == sorted(one)
+    for cell, times in one.items():
+        np.testing.assert_array_equal(two[cell], times)
+
+
+def test_missing_segments_and_pre_segments_are_refused(converted, tmp_path):
+    """A report column or a connection on a segment the cell does not have has no
+    location, and spikes are detected at the soma only (jNeuroML's export watches the pre
+    segment): one line naming the file, exit 2, no traceback."""
+    model = converted[0].parent.parent / "model"
     lems, net = model / "LEMS_hh_network.xml", model / "hh_network.net.nml"
     cases = {
-        "segment_report": (
-            lems.read_text().replace(f"{POP}/2/{CELL}/v", f"{POP}/2/{CELL}/5/v"),
+        "missing_report_segment": (
+            lems.read_text().replace(f"{POP}/2/{CELL}/v", f"{POP}/2/{CELL}/50/v"),
             net.read_text(),
-            f"quantity '{POP}/2/{CELL}/5/v'",
+            f"quantity '{POP}/2/{CELL}/50/v': cell {CELL} has no segment 50",
         ),
         "missing_segment": (
             lems.read_text(),
@@ -193,7 +254,7 @@ def test_round_trips_keep_the_network(converted, tmp_path):
 
     from tests.test_neuroml_convert import _connections, _network, _populations
 
-    config = converted
+    config = converted[0]
     run_cli("convert", config, "--to", "neuroml", "-o", tmp_path / "nml")
     back = next((tmp_path / "nml").glob("LEMS_*.xml"))
     run_cli("convert", back, "--to", "sonata", "-o", tmp_path / "sonata")

@@ -238,8 +238,9 @@ def _sections(
             try:
                 ids[k], positions[k] = locate(segment, fraction)
             except CircuitError as exc:
+                kind = "projection" if hasattr(proj, "synapse") else "electricalProjection"
                 raise ConfigError(
-                    f'<projection id="{proj.id}"> connection {c.id}: {exc.plain_message}',
+                    f'<{kind} id="{proj.id}"> connection {c.id}: {exc.plain_message}',
                     file=net_file,
                 ) from None
     return ids, positions
@@ -353,23 +354,20 @@ def _convert_electrical(
     )
     pre = result.populations[proj.presynaptic_population]
     post = result.populations[proj.postsynaptic_population]
-    for side, population in (("pre", pre), ("post", post)):
-        if np.any(_sections(connections, population.locate, side, proj, net_file)[0] != 0):
-            raise ConfigError(
-                f'<electricalProjection id="{proj.id}">: gap junctions off the soma of'
-                f" multi-compartment cells ({population.component}) are not converted yet",
-                file=net_file,
-            )
+    # each edge is one whole junction: its source side at the pre segment (efferent),
+    # its target side at the post segment (afferent), as the engine's gap junctions read
+    post_ids, post_pos = _sections(connections, post.locate, "post", proj, net_file)
+    pre_ids, pre_pos = _sections(connections, pre.locate, "pre", proj, net_file)
     arrays = _edge_arrays(connections, pre, post)
     n = len(connections)
     weights = np.array([float(getattr(c, "weight", None) or 1.0) for c in connections])
     attributes = {
         "conductance": g_ns * weights,
         "syn_weight": weights,
-        "afferent_section_id": np.zeros(n, np.int64),
-        "afferent_section_pos": np.full(n, 0.5),
-        "efferent_section_id": np.zeros(n, np.int64),
-        "efferent_section_pos": np.full(n, 0.5),
+        "afferent_section_id": post_ids,
+        "afferent_section_pos": post_pos,
+        "efferent_section_id": pre_ids,
+        "efferent_section_pos": pre_pos,
         "model_template": np.full(n, f"neuroml:{found[2].id}", dtype=object),
         **{k: arrays[k] for k in EDGE_NML_ATTRIBUTES},
     }

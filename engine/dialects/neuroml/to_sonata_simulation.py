@@ -19,7 +19,7 @@ from engine.dialects.neuroml.lems import LemsSimulation, parse_cell_path, read_l
 from engine.dialects.neuroml.poisson_inputs import convert_poisson_inputs
 from engine.dialects.neuroml.spike_trains import spike_sources
 from engine.dialects.neuroml.to_sonata import SPIKE_SOURCE_LISTS, ConvertedNetwork, convert_network
-from engine.errors import ConfigError
+from engine.errors import CircuitError, ConfigError
 from engine.io import sonata_writer
 
 DEFAULT_CELSIUS = 6.3  # NEURON's default, and jNeuroML's for networks without temperature
@@ -54,7 +54,10 @@ def convert_model(model: Path, out: Path) -> Path:
     step = lems.step_ms if lems else 0.025
     inputs, node_sets = _inputs(converted, net_file, out, (length, step), poisson)
     node_sets.update(converted.node_sets)
-    reports = _reports(converted, lems, model, node_sets) if lems else {}
+    compartment_sets: dict = {}
+    reports = _reports(converted, lems, model, node_sets, compartment_sets) if lems else {}
+    if compartment_sets:
+        sonata_writer.write_json(out / "compartment_sets.json", compartment_sets)
     _write_configs(converted, out, lems, seed, inputs, reports, node_sets)
     return out / "simulation_config.json"
 
@@ -147,36 +150,82 @@ def _refuse_spike_source(converted: ConvertedNetwork, what: str, component: str,
             )
 
 
+def _column_location(converted: ConvertedNetwork, model: Path, column: tuple[str, str]):
+    """(population id, node id, (section id, position) or None for a point cell's soma) of
+    an OutputColumn of v: "pop/0/cell/v" is the soma (segment 0), "pop/0/cell/3/v" the
+    centre of segment 3, where jNeuroML's NEURON export records it."""
+    column_id, quantity = column
+    population, index, rest = parse_cell_path(quantity)
+    parts = rest.split("/")
+    pop = converted.populations.get(population)
+    segment = parts[0] if len(parts) == 2 else "0"
+    if pop is None or pop.type == "virtual" or parts[-1] != "v" or len(parts) > 2:
+        raise ConfigError(
+            f"<OutputColumn id=\"{column_id}\"> quantity '{quantity}': only the membrane"
+            " potential v of a network cell (its soma or one of its segments) is converted"
+            " to a report",
+            file=model,
+        )
+    if index not in pop.index or not segment.isdigit():
+        raise ConfigError(
+            f"<OutputColumn id=\"{column_id}\"> quantity '{quantity}' names no cell or"
+            f" segment of population {population}",
+            file=model,
+        )
+    if pop.locate is None:
+        if int(segment) != 0:
+            raise ConfigError(
+                f"<OutputColumn id=\"{column_id}\"> quantity '{quantity}': {pop.component}"
+                " is a point cell, it has segment 0 only",
+                file=model,
+            )
+        return population, pop.index[index], None
+    try:
+        return population, pop.index[index], pop.locate(int(segment), 0.5)
+    except CircuitError as exc:
+        raise ConfigError(
+            f"<OutputColumn id=\"{column_id}\"> quantity '{quantity}': {exc.plain_message}",
+            file=model,
+        ) from None
+
+
 def _reports(
-    converted: ConvertedNetwork, lems: LemsSimulation, model: Path, node_sets: dict
+    converted: ConvertedNetwork,
+    lems: LemsSimulation,
+    model: Path,
+    node_sets: dict,
+    compartment_sets: dict,
 ) -> dict:
+    """OutputFiles of v as compartment reports, one per output and population: of the
+    soma when every column is a soma, else a compartment_set report of exactly the
+    columns' locations (entries in `compartment_sets`)."""
     reports = {}
+    timing = {"unit": "mV", "dt": lems.step_ms, "start_time": 0.0, "end_time": lems.length_ms}
     for output in lems.outputs:
-        cells: dict[str, set[int]] = defaultdict(set)
-        for column_id, quantity in output.columns:
-            population, index, rest = parse_cell_path(quantity)
-            # "pop/0/cell/v" only: a segment's v ("pop/0/cell/3/v") is not the soma's
-            if rest != "v" or population not in converted.populations:
-                raise ConfigError(
-                    f"<OutputColumn id=\"{column_id}\"> quantity '{quantity}': only the membrane"
-                    " potential v of a network cell (at its soma) is converted to a report",
-                    file=model,
-                )
-            cells[population].add(converted.populations[population].index[index])
-        for population, ids in sorted(cells.items()):
+        cells: dict[str, dict[int, set]] = defaultdict(lambda: defaultdict(set))
+        for column in output.columns:
+            population, node, location = _column_location(converted, model, column)
+            cells[population][node].add(location)
+        for population, by_node in sorted(cells.items()):
             name = output.id if len(cells) == 1 else f"{output.id}__{population}"
             sonata_name = converted.populations[population].name
-            node_sets[f"report_{name}"] = {"population": sonata_name, "node_id": sorted(ids)}
-            reports[name] = {
-                "cells": f"report_{name}",
-                "type": "compartment",
-                "variable_name": "v",
-                "sections": "soma",
-                "unit": "mV",
-                "dt": lems.step_ms,
-                "start_time": 0.0,
-                "end_time": lems.length_ms,
-            }
+            somatic = all(loc in (None, (0, 0.5)) for locs in by_node.values() for loc in locs)
+            if somatic:
+                node_sets[f"report_{name}"] = {
+                    "population": sonata_name,
+                    "node_id": sorted(by_node),
+                }
+                reports[name] = {"cells": f"report_{name}", "type": "compartment",
+                                 "variable_name": "v", "sections": "soma", **timing}  # fmt: skip
+                continue
+            entries = sorted(
+                [node, section, position]
+                for node, locations in by_node.items()
+                for section, position in locations
+            )
+            compartment_sets[name] = {"population": sonata_name, "compartment_set": entries}
+            reports[name] = {"type": "compartment_set", "compartment_set": name,
+                             "variable_name": "v", **timing}  # fmt: skip
     return reports
 
 
@@ -223,6 +272,9 @@ def _write_configs(
         inputs=inputs or None,
         reports=reports or None,
         node_sets_file=out / "node_sets.json",
+        extra={"compartment_sets_file": out / "compartment_sets.json"}
+        if (out / "compartment_sets.json").exists()
+        else None,
     )
     if not (out / "synapses").exists():
         (out / "synapses").mkdir()
