@@ -45,6 +45,11 @@ CONNECTIONS = (
     (SOURCE, 0, 2, 7, 0.6, 40.0, 1.5),
     (POP, 0, 1, 4, 0.25, 25.0, 3.0),
 )
+# a dendro-dendritic gapJunction (5 nS x weight): (id, pre cell, segment, fractionAlong,
+# post cell, segment, fractionAlong, weight), across the ranks of a 2-rank run
+GAP = ("dendro_dendritic", 0, 6, 0.5, 1, 7, 0.3, 4.0)
+# OutputFile columns of dendritic segments' v: (column id, cell, segment)
+DEND_COLUMNS = (("dend_right_0", 0, 6), ("dend_right_1", 1, 7), ("dend_right_2", 2, 7))
 
 
 def hh_network_document(
@@ -108,12 +113,32 @@ def _write_model(directory: Path) -> Path:
                 )
             )
         net.projections.append(proj)
+    doc.gap_junctions.append(neuroml.GapJunction(id="gap_dend", conductance="5nS"))
+    name, i, pre_seg, pre_fraction, j, post_seg, post_fraction, weight = GAP
+    electrical = neuroml.ElectricalProjection(
+        id=name, presynaptic_population=POP, postsynaptic_population=POP
+    )
+    electrical.electrical_connection_instance_ws.append(
+        neuroml.ElectricalConnectionInstanceW(
+            id=0,
+            pre_cell=f"../{POP}/{i}/{CELL}",
+            post_cell=f"../{POP}/{j}/{CELL}",
+            pre_segment=pre_seg,
+            pre_fraction_along=pre_fraction,
+            post_segment=post_seg,
+            post_fraction_along=post_fraction,
+            synapse="gap_dend",
+            weight=weight,
+        )  # fmt: skip
+    )
+    net.electrical_projections.append(electrical)
     doc.validate(recursive=True)
     directory.mkdir(parents=True, exist_ok=True)
     net_file = directory / "hh_network.net.nml"
     neuroml.writers.NeuroMLWriter.write(doc, str(net_file))
     lems = directory / "LEMS_hh_network.xml"
     columns = [(f"v{i}", f"{POP}/{i}/{CELL}/v") for i in range(3)]
+    dend = [(c, f"{POP}/{i}/{CELL}/{seg}/v") for c, i, seg in DEND_COLUMNS]
     selections = [(str(i), f"{POP}/{i}/{CELL}", "spike") for i in range(3)]
     write_lems(
         lems,
@@ -124,7 +149,10 @@ def _write_model(directory: Path) -> Path:
             STEP,
             1,
             [net_file.name],
-            [OutputFile("soma_v", "hh_network.v.dat", columns)],
+            [
+                OutputFile("soma_v", "hh_network.v.dat", columns),
+                OutputFile("dend_v", "hh_network.dend_v.dat", dend),
+            ],
             [EventOutputFile("spikes", "hh_network.spikes", "ID_TIME", selections)],
         ),
     )
@@ -167,6 +195,55 @@ def test_dendritic_synapses_keep_their_location(converted):
     assert "estimated peak memory per rank" in run_cli("dry-run", config).stdout
 
 
+def test_segment_columns_and_junction_keep_their_location(converted):
+    """The segment columns are a compartment_set report at the centre of each segment on
+    the section our builder makes of it (libsonata reads the set), where jNeuroML's export
+    records; the junction's ends sit at its pre and post segment and fractionAlong."""
+    import libsonata
+
+    config, _ = converted
+    sim = libsonata.SimulationConfig.from_file(str(config))
+    assert sim.report("soma_v").type.name == "compartment"
+    report = sim.report("dend_v")
+    assert report.type.name == "compartment_set" and report.compartment_set == "dend_v"
+    sets = libsonata.CompartmentSets.from_file(sim.compartment_sets_file)
+    entries = [(c.node_id, c.section_id, c.offset) for c in sets["dend_v"].filtered_iter()]
+    right = (float(np.hypot(np.hypot(50, 70), 10)), float(np.hypot(40, 50)))  # segments 6, 7
+    centre_7 = pytest.approx((right[0] + 0.5 * right[1]) / sum(right))
+    assert entries == [(0, 4, pytest.approx(0.5 * right[0] / sum(right))), (1, 4, centre_7),
+                       (2, 4, centre_7)]  # fmt: skip
+    edges = libsonata.EdgeStorage(str(config.parent / "edges.h5")).open_population(GAP[0])
+    everything = libsonata.Selection([(0, edges.size)])
+    names = ("efferent_section_id", "efferent_section_pos", "afferent_section_id",
+             "afferent_section_pos", "conductance", "syn_weight")  # fmt: skip
+    found = {n: float(edges.get_attribute(n, everything)[0]) for n in names}
+    assert found == {
+        "efferent_section_id": 4,
+        "efferent_section_pos": pytest.approx(GAP[3] * right[0] / sum(right)),
+        "afferent_section_id": 4,
+        "afferent_section_pos": pytest.approx((right[0] + GAP[6] * right[1]) / sum(right)),
+        "conductance": 5.0 * GAP[7],
+        "syn_weight": GAP[7],
+    }
+
+
+def _dendrite_columns(report: Path) -> dict[str, np.ndarray]:
+    """The dend_v traces by OutputColumn id (elements in compartment set order)."""
+    import libsonata
+
+    reader = libsonata.ElementReportReader(str(report))
+    frame = reader[reader.get_population_names()[0]].get()
+    assert [node for node, _ in frame.ids] == [cell for _, cell, _ in DEND_COLUMNS]
+    data = np.asarray(frame.data)
+    return {name: data[:, k] for k, (name, _, _) in enumerate(DEND_COLUMNS)}
+
+
+def _rms(mine: np.ndarray, theirs: np.ndarray) -> float:
+    n = min(theirs.size, mine.size)
+    assert n >= int(LENGTH / STEP) - 1
+    return float(np.sqrt(np.mean((mine[:n] - theirs[:n]) ** 2)))
+
+
 def _check_against_jneuroml(out: Path, reference) -> dict:
     reference_spikes, reference_v = reference
     spikes = sonatasim_spikes(out)
@@ -175,12 +252,11 @@ def _check_against_jneuroml(out: Path, reference) -> dict:
     ours = {c: spikes.get(c, np.zeros(0)) for c in cells}
     compare_spikes(ours, reference_spikes, cells, 0.2)
     for i in range(3):
-        theirs = reference_v[f"v{i}"]
-        mine = sonatasim_voltage(out / "soma_v.h5", i)
-        n = min(theirs.size, mine.size)
-        assert n >= int(LENGTH / STEP) - 1
-        rms = float(np.sqrt(np.mean((mine[:n] - theirs[:n]) ** 2)))
+        rms = _rms(sonatasim_voltage(out / "soma_v.h5", i), reference_v[f"v{i}"])
         assert rms < 1.0, (i, rms)
+    for name, mine in _dendrite_columns(out / "dend_v.h5").items():
+        rms = _rms(mine, reference_v[name])
+        assert rms < 1.0, (name, rms)
     with h5py.File(out / "spikes.h5") as f:
         assert sorted(f["spikes"]) == [POP]  # the spike source is replayed, not recorded
     return spikes
@@ -206,6 +282,9 @@ def test_two_ranks_give_the_same_spikes(converted, one_rank, tmp_path):
     assert sorted(two) == sorted(one)
     for cell, times in one.items():
         np.testing.assert_array_equal(two[cell], times)
+    theirs = _dendrite_columns(out / "dend_v.h5")
+    for name, trace in _dendrite_columns(one_rank / "dend_v.h5").items():
+        np.testing.assert_array_equal(theirs[name], trace)
 
 
 def test_missing_segments_and_pre_segments_are_refused(converted, tmp_path):
@@ -246,12 +325,30 @@ def test_missing_segments_and_pre_segments_are_refused(converted, tmp_path):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+def _junctions(network) -> list:
+    return [
+        (c.pre_cell, c.post_cell, c.pre_segment, c.post_segment, c.pre_fraction_along,
+         c.post_fraction_along, float(c.weight), c.synapse)
+        for p in network.electrical_projections
+        for c in p.electrical_connection_instance_ws
+    ]  # fmt: skip
+
+
+def _compartment_sets(config: Path) -> str:
+    import libsonata
+
+    sim = libsonata.SimulationConfig.from_file(str(config))
+    return libsonata.CompartmentSets.from_file(sim.compartment_sets_file).toJSON()
+
+
 def test_round_trips_keep_the_network(converted, tmp_path):
-    """NeuroML -> SONATA -> NeuroML keeps populations, positions and connections (with
-    their segments and fractionAlong); SONATA -> NeuroML -> SONATA keeps every node and
-    edge attribute; every written file validates."""
+    """NeuroML -> SONATA -> NeuroML keeps populations, positions, connections and the
+    junction (with their segments and fractionAlong) and the OutputFile columns (a soma
+    column as the cell's v); SONATA -> NeuroML -> SONATA keeps every node and edge
+    attribute and the compartment sets; every written file validates."""
     from neuroml.utils import validate_neuroml2
 
+    from engine.dialects.neuroml.lems import read_lems
     from tests.test_neuroml_convert import _connections, _network, _populations
 
     config = converted[0]
@@ -263,7 +360,14 @@ def test_round_trips_keep_the_network(converted, tmp_path):
     assert _populations(returned) == _populations(original)
     assert _connections(returned) == _connections(original)
     assert sum(len(rows) for rows in _connections(original).values()) == len(CONNECTIONS)
+    assert _junctions(returned) == _junctions(original) and len(_junctions(original)) == 1
+    lems = config.parent.parent / "model" / "LEMS_hh_network.xml"
+    columns = {o.id: sorted(q for _, q in o.columns) for o in read_lems(lems).outputs}
+    assert {o.id: sorted(q for _, q in o.columns) for o in read_lems(back).outputs} == columns
     assert _nodes(tmp_path / "sonata" / "simulation_config.json") == _nodes(config)
+    assert _compartment_sets(tmp_path / "sonata" / "simulation_config.json") == (
+        _compartment_sets(config)
+    )
     files = [*(tmp_path / "nml").glob("*.nml"), *(config.parent / "cells").glob("*.nml")]
     assert len(files) >= 4
     for path in files:

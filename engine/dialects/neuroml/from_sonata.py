@@ -82,7 +82,7 @@ def convert_config(config: Path, out: Path, setup: Any) -> Path:
         temperature=f"{setup.conditions.celsius}degC",
     )
     doc.networks.append(net)
-    problems, included, components = _Problems(), set(), {}
+    problems, included, components, cell_files = _Problems(), set(), {}, {}
     replayed = _replayed_spikes(sim, read_spike_file)
     storages = {}
     for pop_name, info in sorted(setup.node_populations.items()):
@@ -106,6 +106,7 @@ def convert_config(config: Path, out: Path, setup: Any) -> Path:
             Path(info.biophysical_neuron_models_dir or info.nodes_file.parent) / templates[0][4:]
         )
         cell_id = _include(doc, source, out, included, problems)
+        cell_files[pop_name] = source
         pop = neuroml.Population(id=pop_id, component=cell_id, size=n, type="populationList")
         pop.properties.append(neuroml.Property(tag=SONATA_NAME, value=pop_name))
         xyz = [attrs.get(a, np.zeros(n)) for a in "xyz"]
@@ -117,7 +118,7 @@ def convert_config(config: Path, out: Path, setup: Any) -> Path:
     for edge_name, info in sorted(setup.edge_populations.items()):
         _projection(doc, net, edge_name, info, components, out, included, problems)
     inputs = _inputs(doc, net, sim, setup, components, problems)
-    outputs, events = _outputs(sim, setup, components, problems)
+    outputs, events = _outputs(sim, setup, components, cell_files, problems)
     problems.raise_if_any(config)
     net_file = out / f"{name}.net.nml"
     neuroml.writers.NeuroMLWriter.write(doc, str(net_file))

@@ -53,8 +53,13 @@ def _projection(doc, net, edge_name, info, components, out: Path, included: set,
     }
     if info.type == "electrical":
         g = attrs.get("conductance", attrs.get("syn_weight", np.zeros(n)) * 1e3)
-        gmax = float(np.max(np.abs(g))) or 1.0
+        gmax, weights = _gap_weights(g, attrs.get("syn_weight") if "conductance" in attrs else None)
+        # the gapJunction's own id when the edges name one (`neuroml:<id>`, as converted)
+        names = sorted({str(t) for t in attrs.get("model_template", np.array([""]))})
+        taken = {j.id for j in doc.gap_junctions}
         gap_id = nml_id(f"{edge_name}_gap")
+        if len(names) == 1 and names[0].startswith("neuroml:") and names[0][8:] not in taken:
+            gap_id = nml_id(names[0][8:])
         doc.gap_junctions.append(neuroml.GapJunction(id=gap_id, conductance=f"{gmax!r}nS"))
         proj = neuroml.ElectricalProjection(
             id=nml_id(edge_name),
@@ -74,7 +79,7 @@ def _projection(doc, net, edge_name, info, components, out: Path, included: set,
                     pre_fraction_along=float(seg["neuroml_pre_fraction_along"][k]),
                     post_fraction_along=float(seg["neuroml_post_fraction_along"][k]),
                     synapse=gap_id,
-                    weight=float(g[k]) / gmax,
+                    weight=float(weights[k]),
                 )
             )
         net.electrical_projections.append(proj)
@@ -120,6 +125,18 @@ def _projection(doc, net, edge_name, info, components, out: Path, included: set,
             )
         )
     net.projections.extend(projections.values())
+
+
+def _gap_weights(g: np.ndarray, syn_weight: np.ndarray | None) -> tuple[float, np.ndarray]:
+    """(gapJunction conductance nS, per-connection weights): the edges' syn_weight when
+    conductance / syn_weight is one number (what `convert --to sonata` writes: the
+    component's conductance times the weight), else the largest conductance and g / it."""
+    if syn_weight is not None and np.all(syn_weight != 0):
+        ratio = np.unique(g / syn_weight)
+        if ratio.size == 1:
+            return float(ratio[0]), np.asarray(syn_weight, np.float64)
+    gmax = float(np.max(np.abs(g))) or 1.0
+    return gmax, g / gmax
 
 
 def _pop_id(components: dict, population: str) -> str:
@@ -206,7 +223,42 @@ def _inputs(doc, net, sim, setup, components, problems) -> int:
     return count
 
 
-def _outputs(sim, setup, components, problems) -> tuple[list, list]:
+def _segment_columns(sim, report, components, cell_files: dict, problems) -> list:
+    """Columns of a compartment_set report of v: each entry at the centre of a NeuroML
+    segment of an `nml:` cell (what `convert --to sonata` writes of a segment column);
+    section 0 of a cell without morphology is its soma. Other entries are refused."""
+    import libsonata
+
+    from engine.dialects.neuroml.document import load_cell
+    from engine.dialects.neuroml.from_sonata import _locate
+    from engine.dialects.neuroml.morphology import segment_at_centre
+
+    entries = libsonata.CompartmentSets.from_file(sim.compartment_sets_file)
+    compartments = entries[report.compartment_set]
+    population = compartments.population
+    if population not in components or population not in cell_files:
+        return []  # a population NeuroML cannot express is already listed
+    cell = load_cell(cell_files[population]) if cell_files[population].is_file() else None
+    find = segment_at_centre(cell) if cell is not None and cell.has_morphology else None
+    root = next((s.id for s in cell.segments if s.parent is None), 0) if find else 0
+    columns = []
+    for entry in compartments.filtered_iter():
+        pop, i = _locate(components, population, int(entry.node_id))
+        section, offset = int(entry.section_id), float(entry.offset)
+        segment = find(section, offset) if find else (root if section == 0 else None)
+        if segment is None:
+            problems.add(
+                "compartment_set report entries off a NeuroML segment's centre",
+                f"{report.compartment_set} (node {entry.node_id}, section {section}, {offset})",
+            )
+        elif segment == root:
+            columns.append((f"{pop.id}_{i}", f"{pop.id}/{i}/{pop.component}/v"))
+        else:
+            columns.append((f"{pop.id}_{i}_{segment}", f"{pop.id}/{i}/{pop.component}/{segment}/v"))
+    return columns
+
+
+def _outputs(sim, setup, components, cell_files: dict, problems) -> tuple[list, list]:
     from engine.dialects.neuroml.from_sonata import _locate
     from engine.dialects.neuroml.lems import EventOutputFile, OutputFile
 
@@ -215,6 +267,14 @@ def _outputs(sim, setup, components, problems) -> tuple[list, list]:
         report = sim.report(name)
         if str(report.variable_name) != "v":
             problems.add("reports of variables other than v", name)
+            continue
+        if report.type.name == "compartment_set":
+            columns = _segment_columns(sim, report, components, cell_files, problems)
+            outputs.append(OutputFile(name, f"{name}.dat", columns))
+            continue
+        where = (report.type.name, report.sections.name, report.compartments.name)
+        if where != ("compartment", "soma", "center"):
+            problems.add("v reports other than the soma's or a compartment set's", name)
             continue
         columns = []
         for population, ids in sorted(_node_ids(setup, report.cells).items()):

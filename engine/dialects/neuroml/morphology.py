@@ -155,6 +155,25 @@ def segment_locator(cell: NmlCell) -> Callable[[int, float], tuple[int, float]]:
     return locate
 
 
+def segment_at_centre(cell: NmlCell) -> Callable[[int, float], int | None]:
+    """The segment whose centre sits at (section id, position) in `build_sections`' layout,
+    None if no segment's does: the inverse of `segment_locator(cell)(segment, 0.5)`, how a
+    compartment_set report goes back to NeuroML segment columns."""
+    segments: dict[int, Segment] = {s.id: s for s in cell.segments}
+    cables = _cables(cell)
+
+    def find(section_id: int, position: float) -> int | None:
+        if not 0 <= section_id < len(cables):
+            return None
+        cable = cables[section_id]
+        for seg_id in cable.segments:
+            if abs(_position(segments, cable, seg_id, 0.5) - position) < 1e-6:
+                return seg_id
+        return None
+
+    return find
+
+
 def _connect(h: Any, cell: NmlCell, cables: list[Cable], segments: dict, section_of: dict) -> None:
     cable_of = {sid: cable for cable in cables for sid in cable.segments}
     for cable in cables:
