@@ -3,16 +3,19 @@ sonatasim on 1 and 2 ranks and by jNeuroML's NEURON export of the same LEMS file
 
 The network (written with libNeuroML here): three of our HH cells (engine.dialects.neuroml.
 examples.cell: soma, axon, branching dendrite, NeuroML HH channels with q10), a spikeArray
-source driving two of them (cells 0 and 2) through expTwoSynapse connections on dendrite
-segments at a fractionAlong, and cell 0 driving cell 1 the same way with a delay. The converter maps each
-post segment and fractionAlong to afferent_section_id / afferent_section_pos with the
-segment -> section layout our `nml:` builder uses (and jNeuroML's export lays out), so the
-synapses sit where jNeuroML puts them. dt = 2.5 us as in tests/test_neuroml_cells.py
-(jNeuroML's export lags its gating by one step).
+driving cells 0 and 2 through expTwoSynapse connections on dendrite segments at a
+fractionAlong, cell 0 driving cell 1 the same way with a delay, and a dendro-dendritic
+gapJunction between cells 0 and 1. The LEMS file records the somata and one dendritic
+segment of each cell. Post (and junction pre) segments map to section ids and positions
+with the segment -> section layout our `nml:` builder uses and jNeuroML's export lays out;
+segment columns become a compartment_set report at each segment's centre, where jNeuroML
+records. dt = 2.5 us as in tests/test_neuroml_cells.py (jNeuroML lags its gating a step).
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import h5py
@@ -52,15 +55,13 @@ GAP = ("dendro_dendritic", 0, 6, 0.5, 1, 7, 0.3, 4.0)
 DEND_COLUMNS = (("dend_right_0", 0, 6), ("dend_right_1", 1, 7), ("dend_right_2", 2, 7))
 
 
-def hh_network_document(
-    doc_id: str, net_id: str, spike_times: tuple[float, ...], n_cells: int = 3
-) -> tuple:
-    """(document, network): our HH cell, an expTwoSynapse `ampa_dend`, a spikeArray
-    `drive_spikes` and the populations POP (n_cells) and SOURCE (1), no projections yet."""
+def _write_model(directory: Path) -> Path:
+    """The LEMS file of the network (NeuroML written and validated with libNeuroML)."""
     import neuroml
+    import neuroml.writers
 
     doc = cell_document()
-    doc.id = doc_id
+    doc.id = "hh_network"
     add_proximal_points(doc)  # jNeuroML's export needs them to place a synapse
     doc.exp_two_synapses.append(
         neuroml.ExpTwoSynapse(
@@ -70,26 +71,17 @@ def hh_network_document(
     doc.spike_arrays.append(
         neuroml.SpikeArray(
             id="drive_spikes",
-            spikes=[neuroml.Spike(id=k, time=f"{t}ms") for k, t in enumerate(spike_times)],
+            spikes=[neuroml.Spike(id=k, time=f"{t}ms") for k, t in enumerate((3.0, 10.0, 19.0))],
         )
     )
-    net = neuroml.Network(id=net_id, type="networkWithTemperature", temperature="16 degC")
+    net = neuroml.Network(id="hh_net", type="networkWithTemperature", temperature="16 degC")
     doc.networks.append(net)
-    for pop_id, component, n in ((POP, CELL, n_cells), (SOURCE, "drive_spikes", 1)):
+    for pop_id, component, n in ((POP, CELL, 3), (SOURCE, "drive_spikes", 1)):
         pop = neuroml.Population(id=pop_id, component=component, size=n, type="populationList")
         for i in range(n):
             location = neuroml.Location(x=100.0 * i, y=0.0, z=0.0)
             pop.instances.append(neuroml.Instance(id=i, location=location))
         net.populations.append(pop)
-    return doc, net
-
-
-def _write_model(directory: Path) -> Path:
-    """The LEMS file of the network (NeuroML written and validated with libNeuroML)."""
-    import neuroml
-    import neuroml.writers
-
-    doc, net = hh_network_document("hh_network", "hh_net", (3.0, 10.0, 19.0))
     components = {POP: CELL, SOURCE: "drive_spikes"}
     for pre in (SOURCE, POP):
         proj = neuroml.Projection(
@@ -129,7 +121,7 @@ def _write_model(directory: Path) -> Path:
             post_fraction_along=post_fraction,
             synapse="gap_dend",
             weight=weight,
-        )  # fmt: skip
+        )
     )
     net.electrical_projections.append(electrical)
     doc.validate(recursive=True)
@@ -288,9 +280,9 @@ def test_two_ranks_give_the_same_spikes(converted, one_rank, tmp_path):
 
 
 def test_missing_segments_and_pre_segments_are_refused(converted, tmp_path):
-    """A report column or a connection on a segment the cell does not have has no
-    location, and spikes are detected at the soma only (jNeuroML's export watches the pre
-    segment): one line naming the file, exit 2, no traceback."""
+    """A column, connection or junction on a segment the cell lacks has no location, a
+    segment's other quantities are not converted, and spikes are detected at the soma
+    only (jNeuroML's export watches the pre segment): one line naming the file, exit 2."""
     model = converted[0].parent.parent / "model"
     lems, net = model / "LEMS_hh_network.xml", model / "hh_network.net.nml"
     cases = {
@@ -310,6 +302,16 @@ def test_missing_segments_and_pre_segments_are_refused(converted, tmp_path):
                 f'preCellId="../{POP}/0/{CELL}"', f'preCellId="../{POP}/0/{CELL}" preSegmentId="2"'
             ),
             f'<projection id="{POP}__{POP}"> connection 0: pre segment 2 is off the soma',
+        ),
+        "junction_missing_segment": (
+            lems.read_text(),
+            net.read_text().replace(f'postSegment="{GAP[5]}"', 'postSegment="70"'),
+            f'<electricalProjection id="{GAP[0]}"> connection 0: cell {CELL} has no segment 70',
+        ),
+        "segment_quantity": (
+            lems.read_text().replace(f"{POP}/0/{CELL}/6/v", f"{POP}/0/{CELL}/6/caConc"),
+            net.read_text(),
+            f"quantity '{POP}/0/{CELL}/6/caConc': only the membrane potential v",
         ),
     }
     for name, (lems_text, net_text, message) in cases.items():
@@ -372,3 +374,15 @@ def test_round_trips_keep_the_network(converted, tmp_path):
     assert len(files) >= 4
     for path in files:
         validate_neuroml2(str(path))
+    # a compartment set entry off every segment's centre has no NeuroML column
+    off = tmp_path / "off_centre"
+    shutil.copytree(config.parent, off)
+    sets = json.loads((off / "compartment_sets.json").read_text())
+    sets["dend_v"]["compartment_set"][0][2] = 0.1
+    (off / "compartment_sets.json").write_text(json.dumps(sets))
+    result = run_cli(
+        "convert", off / config.name, "--to", "neuroml", "-o", off / "nml", check=False
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    message = "compartment_set report entries off a NeuroML segment's centre: dend_v (node 0, section 4, 0.1)"
+    assert message in result.stderr, result.stderr

@@ -6,8 +6,9 @@ populations as spikeArray populations (from the replayed spike file), chemical e
 `nml:` synapses as projections of connectionWD (weight, delay, pre/post segment and
 fractionAlong), electrical edges as electricalProjections with a gapJunction, `linear`
 constant current inputs as pulseGenerators (ramps as rampGenerators), `sinusoidal` as
-sineGenerators, compartment
-reports of v as OutputFile columns and the spikes as an EventOutputFile. What NeuroML
+sineGenerators, soma
+reports of v as OutputFile columns (compartment_set reports at segment centres as segment
+columns) and the spikes as an EventOutputFile. What NeuroML
 cannot express (a hoc template's code, a synapse that is not a NeuroML file, another
 input module) is refused with one line per kind, never dropped.
 """

@@ -7,7 +7,8 @@ Node ids are the instance order of each population (ascending instance id); ever
 keeps NeuroML's pre/post segment and fractionAlong as `neuroml_*` attributes, so a
 conversion back gives the same connections. Onto multi-compartment cells the post segment
 and fractionAlong also become afferent_section_id / afferent_section_pos, with the
-segment -> section layout the `nml:` cell builder uses (what the engine's edges read).
+segment -> section layout the `nml:` cell builder uses (what the engine's edges read);
+a gap junction's pre segment gives efferent_section_id / efferent_section_pos likewise.
 """
 
 from __future__ import annotations

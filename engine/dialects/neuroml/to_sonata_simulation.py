@@ -1,7 +1,7 @@
 """The simulation half of `convert --to sonata`: LEMS Simulation -> simulation_config.json
 (run length and step, network temperature -> celsius, inputLists as SONATA inputs, spike
 sources as virtual populations replayed from a spike file, OutputFile columns as
-compartment reports, EventOutputFile as the spike output).
+soma or compartment_set reports, EventOutputFile as the spike output).
 
 Why per kind: each NeuroML input maps onto SONATA inputs with the same waveform
 (`current_inputs`: pulse/sine/ramp generators; `poisson_inputs`: Poisson synapses as
