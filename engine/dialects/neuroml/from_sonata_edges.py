@@ -226,7 +226,8 @@ def _inputs(doc, net, sim, setup, components, problems) -> int:
 def _segment_columns(sim, report, components, cell_files: dict, problems) -> list:
     """Columns of a compartment_set report of v: each entry at the centre of a NeuroML
     segment of an `nml:` cell (what `convert --to sonata` writes of a segment column);
-    section 0 of a cell without morphology is its soma. Other entries are refused."""
+    the soma section's centre, and section 0 of a point cell, are the cell's v. Other
+    entries are refused."""
     import libsonata
 
     from engine.dialects.neuroml.document import load_cell
@@ -246,6 +247,8 @@ def _segment_columns(sim, report, components, cell_files: dict, problems) -> lis
         pop, i = _locate(components, population, int(entry.node_id))
         section, offset = int(entry.section_id), float(entry.offset)
         segment = find(section, offset) if find else (root if section == 0 else None)
+        if (section, offset) == (0, 0.5):
+            segment = root  # the soma section's centre: the cell's v
         if segment is None:
             problems.add(
                 "compartment_set report entries off a NeuroML segment's centre",

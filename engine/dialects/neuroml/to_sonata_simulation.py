@@ -151,9 +151,9 @@ def _refuse_spike_source(converted: ConvertedNetwork, what: str, component: str,
 
 
 def _column_location(converted: ConvertedNetwork, model: Path, column: tuple[str, str]):
-    """(population id, node id, (section id, position) or None for a point cell's soma) of
-    an OutputColumn of v: "pop/0/cell/v" is the soma (segment 0), "pop/0/cell/3/v" the
-    centre of segment 3, where jNeuroML's NEURON export records it."""
+    """(population id, node id, (section id, position)) of an OutputColumn of v:
+    "pop/0/cell/v" is the soma section's centre (as jNeuroML's NEURON export records it,
+    and the soma report the point cells get), "pop/0/cell/3/v" the centre of segment 3."""
     column_id, quantity = column
     population, index, rest = parse_cell_path(quantity)
     parts = rest.split("/")
@@ -172,14 +172,14 @@ def _column_location(converted: ConvertedNetwork, model: Path, column: tuple[str
             f" segment of population {population}",
             file=model,
         )
-    if pop.locate is None:
-        if int(segment) != 0:
-            raise ConfigError(
-                f"<OutputColumn id=\"{column_id}\"> quantity '{quantity}': {pop.component}"
-                " is a point cell, it has segment 0 only",
-                file=model,
-            )
-        return population, pop.index[index], None
+    if pop.locate is None and int(segment) != 0:
+        raise ConfigError(
+            f"<OutputColumn id=\"{column_id}\"> quantity '{quantity}': {pop.component}"
+            " is a point cell, it has segment 0 only",
+            file=model,
+        )
+    if pop.locate is None or len(parts) == 1:
+        return population, pop.index[index], (0, 0.5)
     try:
         return population, pop.index[index], pop.locate(int(segment), 0.5)
     except CircuitError as exc:
@@ -209,7 +209,7 @@ def _reports(
         for population, by_node in sorted(cells.items()):
             name = output.id if len(cells) == 1 else f"{output.id}__{population}"
             sonata_name = converted.populations[population].name
-            somatic = all(loc in (None, (0, 0.5)) for locs in by_node.values() for loc in locs)
+            somatic = all(loc == (0, 0.5) for locs in by_node.values() for loc in locs)
             if somatic:
                 node_sets[f"report_{name}"] = {
                     "population": sonata_name,
