@@ -94,9 +94,7 @@ def child(n_cells: int, files: list[Path], replay: bool, phases: bool) -> None:
 
 def measure(n_cells: int, files: list[Path], mode: str) -> float:
     env = dict(os.environ)
-    env.pop("SONATASIM_IMPORT3D_CACHE", None)
-    if mode != "plain":
-        env["SONATASIM_IMPORT3D_CACHE"] = "1"
+    env["SONATASIM_IMPORT3D_CACHE"] = "0" if mode == "plain" else "1"
     command = [sys.executable, __file__, "--child", "--cells", str(n_cells), *map(str, files)]
     command += ["--no-replay"] if mode == "parse" else []
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout

@@ -97,10 +97,12 @@ def cli() -> None:
     help="Memory per rank for report samples before they go to disk (default 256).",
 )
 @click.option(
-    "--morphology-cache",
-    is_flag=True,
-    help="Parse each morphology file once per rank for hoc templates that load it through"
-    " Import3d (same cells; opt-in, also SONATASIM_IMPORT3D_CACHE=1).",
+    "--morphology-cache/--no-morphology-cache",
+    default=None,
+    help="Parse each morphology file once per rank, and rebuild its section tree in bulk,"
+    " for hoc templates that load it through Import3d (same cells; on by default;"
+    " --no-morphology-cache or SONATASIM_IMPORT3D_CACHE=0 for templates that edit the"
+    " parsed reader).",
 )
 @click.option(
     "--tstop",
@@ -144,7 +146,7 @@ def run(
     lb_mode: str,
     log_file: Path | None,
     report_buffer_mb: float | None,
-    morphology_cache: bool,
+    morphology_cache: bool | None,
     tstop: float | None,
     save_dir: Path | None,
     save_time: float | None,
@@ -163,8 +165,8 @@ def run(
         if report_buffer_mb <= 0:
             raise UserError(f"--report-buffer-mb must be positive, got {report_buffer_mb}")
         os.environ["SONATASIM_REPORT_BUFFER_MB"] = str(report_buffer_mb)
-    if morphology_cache:
-        os.environ["SONATASIM_IMPORT3D_CACHE"] = "1"
+    if morphology_cache is not None:
+        os.environ["SONATASIM_IMPORT3D_CACHE"] = "1" if morphology_cache else "0"
     from engine import simulator as neuron_handle
     from engine.config import load_setup
     from engine.logs import add_log_file, setup_logging

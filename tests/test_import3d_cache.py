@@ -1,4 +1,4 @@
-"""The opt-in Import3d parse cache (SONATASIM_IMPORT3D_CACHE=1) builds the same cells.
+"""The Import3d parse cache and section-tree replay (on by default) build the same cells.
 
 Each test runs the same thing in two fresh processes, NEURON's own Import3d and the cached
 readers, and compares bit for bit: every section's name, L, nseg, parent, 3D points and
@@ -27,7 +27,7 @@ ENV = "SONATASIM_IMPORT3D_CACHE"
 
 
 def _both_ways(files: list[Path], tmp_path: Path, monkeypatch, *checks: str) -> tuple[dict, dict]:
-    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setenv(ENV, "0")
     run_python(DRIVER, *checks, tmp_path / "plain.json", *files)
     monkeypatch.setenv(ENV, "1")
     run_python(DRIVER, *checks, tmp_path / "cached.json", *files)
@@ -126,7 +126,7 @@ def test_real_morphologies_are_identical(tmp_path, monkeypatch):
 @pytest.mark.mpi
 def test_circuit_spikes_identical_on_1_and_2_ranks(tmp_path, monkeypatch, mechanisms_built):
     circuit = write_bbp_circuit(tmp_path / "circuit")
-    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setenv(ENV, "0")
     run_python(BBP_DRIVER, circuit.simulation_config, tmp_path / "plain.npz")
     monkeypatch.setenv(ENV, "1")
     runs = {}

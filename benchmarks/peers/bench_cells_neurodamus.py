@@ -12,8 +12,8 @@
    count, each under the project venv's mpiexec at every --ranks:
      neurodamus       neurodamus 4.2.9 in its own venv (nd_timed.py: nd_driver.py with
                       its phases timed by wrapping neurodamus' own methods)
-     sonatasim        `sonatasim run` (ss_timed.py: the CLI, the engine's PhaseTimer
-                      phases also timed in CPU seconds)
+     sonatasim        `sonatasim run --no-morphology-cache` (ss_timed.py: the CLI, the
+                      engine's PhaseTimer phases also timed in CPU seconds)
      sonatasim_cache  the same with `--morphology-cache` (the CLI option)
      plain            plain_bbp_build.py: the same templates and synapse point processes
                       built by a direct NEURON script (no random streams, no replay)
@@ -126,7 +126,8 @@ def run_case(case: str, config: Path, ranks: int, out: Path, args, nd_lib: Path 
     if case == "neurodamus":
         run_neurodamus(args.nd_venv, config, nd_lib, ranks, out, "nd_timed.py", env)
     elif case.startswith("sonatasim"):
-        options = ("--morphology-cache",) if case == "sonatasim_cache" else ()
+        cache = case == "sonatasim_cache"
+        options = ("--morphology-cache",) if cache else ("--no-morphology-cache",)
         run_sonatasim(config, ranks, out=out, options=options, driver="ss_timed.py", env_extra=env)
     else:
         out.mkdir(parents=True, exist_ok=True)

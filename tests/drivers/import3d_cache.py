@@ -1,6 +1,6 @@
 """Driver for tests/test_import3d_cache.py (no tests here): build BBP-style cells, dump them.
 
-Usage: [SONATASIM_IMPORT3D_CACHE=1] tests/drivers/import3d_cache.py [--checks] OUT.json MORPH ...
+Usage: [SONATASIM_IMPORT3D_CACHE=0|1] tests/drivers/import3d_cache.py [--checks] OUT.json MORPH ...
 Loads the Import3d template of tests/test_bbp_support.py (it calls load_file("import3d.hoc")
 itself) through the engine's template loader, builds every morphology three times in
 interleaved order and writes, per cell, every section's name, L, nseg, parent and

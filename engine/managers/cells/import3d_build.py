@@ -1,4 +1,4 @@
-"""Bulk replay of `Import3d_GUI.instantiate` for cached parses (opt-in, issue 18.2).
+"""Bulk replay of `Import3d_GUI.instantiate` for cached parses (on by default, issue 18.2).
 
 With the parse cached (import3d_cache.py), most of what is left of a BBP template's init on
 .swc files is NEURON's `instantiate`: one hoc `execute()` of a freshly `sprint`-ed string

@@ -1,8 +1,8 @@
-"""Per-process cache of NEURON's Import3d morphology parsing (opt-in, issue 18.2).
+"""Per-process cache of NEURON's Import3d morphology parsing (on by default, issue 18.2).
 
 BBP emodel templates parse their morphology themselves (`reader = new Import3d_SWC_read()`,
 `reader.input(path)`); the parse is most of a cell's init and is repeated for every cell
-sharing the file. With SONATASIM_IMPORT3D_CACHE=1 (or `--morphology-cache`), before any
+sharing the file. Unless SONATASIM_IMPORT3D_CACHE=0 (or `--no-morphology-cache`), before any
 Import3d is loaded, we load NEURON's own installed Import3d files with two readers,
 `Import3d_SWC_read` and `Import3d_Neurolucida3`, derived at run time (never stored in our
 repository): their `input` is renamed `input_nrn_`, and a new `input` asks this module
@@ -52,8 +52,12 @@ _state: dict[str, Any] = {"installed": False, "cache": None, "builder": None}
 
 
 def enabled() -> bool:
-    """True when the user asked for the cache (environment, set by the CLI option too)."""
-    return os.environ.get(ENV, "").strip() not in ("", "0", "false", "no")
+    """True unless the user switched the cache off (environment, set by the CLI option too).
+
+    On by default: the cells are the same as NEURON's own Import3d builds (tests compare
+    them bit for bit), and the parse is most of a BBP cell's creation.
+    """
+    return os.environ.get(ENV, "").strip().lower() not in ("0", "false", "no", "off")
 
 
 def _template_block(text: str, name: str) -> tuple[int, int]:

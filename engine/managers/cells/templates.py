@@ -71,7 +71,7 @@ def load_template(h: Any, info: NodePopulationInfo, name: str) -> None:
             "hoc template not found", file=Path(folder) / f"{name}.hoc", key="model_template"
         )
     if import3d_cache.enabled():
-        import3d_cache.install(h)  # opt-in: per-process reuse of Import3d's parse
+        import3d_cache.install(h)  # default: per-process reuse of Import3d's parse
     h.load_file("import3d.hoc")  # templates that read their own morphology use it
     with failure.doing(f"loading template {name} from {path}", cell_code=True):
         try:
