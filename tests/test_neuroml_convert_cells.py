@@ -5,7 +5,9 @@ The network (written with libNeuroML here): three of our HH cells (engine.dialec
 examples.cell: soma, axon, branching dendrite, NeuroML HH channels with q10), a spikeArray
 driving cells 0 and 2 through expTwoSynapse connections on dendrite segments at a
 fractionAlong, cell 0 driving cell 1 the same way with a delay, and a dendro-dendritic
-gapJunction between cells 0 and 1. The LEMS file records the somata and one dendritic
+gapJunction between cells 0 and 1, and a pulseGenerator input list onto a soma and a
+dendrite segment (a compartment set input: placed at the soma, the spikes move by 0.9
+ms and the comparison fails). The LEMS file records the somata and one dendritic
 segment of each cell. Post (and junction pre) segments map to section ids and positions
 with the segment -> section layout our `nml:` builder uses and jNeuroML's export lays out;
 segment columns become a compartment_set report at each segment's centre, where jNeuroML
@@ -51,6 +53,9 @@ CONNECTIONS = (
 # a dendro-dendritic gapJunction (5 nS x weight): (id, pre cell, segment, fractionAlong,
 # post cell, segment, fractionAlong, weight), across the ranks of a 2-rank run
 GAP = ("dendro_dendritic", 0, 6, 0.5, 1, 7, 0.3, 4.0)
+# a pulseGenerator input list: (cell, segment, fractionAlong) of each input; one on a
+# soma, one on a dendrite segment (a compartment set, where jNeuroML's export injects)
+STEP_INPUT = ("dendritic_step_current", "step_0p2nA", ((1, 0, 0.5), (2, 6, 0.5)))
 # OutputFile columns of dendritic segments' v: (column id, cell, segment)
 DEND_COLUMNS = (("dend_right_0", 0, 6), ("dend_right_1", 1, 7), ("dend_right_2", 2, 7))
 
@@ -124,6 +129,22 @@ def _write_model(directory: Path) -> Path:
         )
     )
     net.electrical_projections.append(electrical)
+    list_id, pulse_id, targets = STEP_INPUT
+    doc.pulse_generators.append(
+        neuroml.PulseGenerator(id=pulse_id, delay="20ms", duration="6ms", amplitude="0.2nA")
+    )
+    step = neuroml.InputList(id=list_id, populations=POP, component=pulse_id)
+    for k, (cell, segment, fraction) in enumerate(targets):
+        step.input.append(
+            neuroml.Input(
+                id=k,
+                target=f"../{POP}/{cell}/{CELL}",
+                destination="synapses",
+                segment_id=segment,
+                fraction_along=fraction,
+            )
+        )
+    net.input_lists.append(step)
     doc.validate(recursive=True)
     directory.mkdir(parents=True, exist_ok=True)
     net_file = directory / "hh_network.net.nml"
@@ -204,6 +225,10 @@ def test_segment_columns_and_junction_keep_their_location(converted):
     centre_7 = pytest.approx((right[0] + 0.5 * right[1]) / sum(right))
     assert entries == [(0, 4, pytest.approx(0.5 * right[0] / sum(right))), (1, 4, centre_7),
                        (2, 4, centre_7)]  # fmt: skip
+    list_id = STEP_INPUT[0]
+    assert sim.input(list_id).compartment_set == list_id
+    entries = [(c.node_id, c.section_id, c.offset) for c in sets[list_id].filtered_iter()]
+    assert entries == [(1, 0, 0.5), (2, 4, pytest.approx(0.5 * right[0] / sum(right)))]
     edges = libsonata.EdgeStorage(str(config.parent / "edges.h5")).open_population(GAP[0])
     everything = libsonata.Selection([(0, edges.size)])
     names = ("efferent_section_id", "efferent_section_pos", "afferent_section_id",
@@ -308,6 +333,11 @@ def test_missing_segments_and_pre_segments_are_refused(converted, tmp_path):
             net.read_text().replace(f'postSegment="{GAP[5]}"', 'postSegment="70"'),
             f'<electricalProjection id="{GAP[0]}"> connection 0: cell {CELL} has no segment 70',
         ),
+        "missing_input_segment": (
+            lems.read_text(),
+            net.read_text().replace('segmentId="6"', 'segmentId="60"'),
+            f'<inputList id="{STEP_INPUT[0]}"> input 1: cell {CELL} has no segment 60',
+        ),
         "segment_quantity": (
             lems.read_text().replace(f"{POP}/0/{CELL}/6/v", f"{POP}/0/{CELL}/6/caConc"),
             net.read_text(),
@@ -367,9 +397,15 @@ def test_round_trips_keep_the_network(converted, tmp_path):
     columns = {o.id: sorted(q for _, q in o.columns) for o in read_lems(lems).outputs}
     assert {o.id: sorted(q for _, q in o.columns) for o in read_lems(back).outputs} == columns
     assert _nodes(tmp_path / "sonata" / "simulation_config.json") == _nodes(config)
-    assert _compartment_sets(tmp_path / "sonata" / "simulation_config.json") == (
-        _compartment_sets(config)
-    )
+    # the same compartment sets; an exported input list's id gets its population's id
+    returned_sets = json.loads(_compartment_sets(tmp_path / "sonata" / "simulation_config.json"))
+    renamed = {name.removesuffix(f"_{POP}"): value for name, value in returned_sets.items()}
+    assert renamed == json.loads(_compartment_sets(config))
+    assert STEP_INPUT[0] in renamed  # the input on a dendrite segment went there and back
+    step_inputs = next(i for i in returned.input_lists if i.id.startswith(STEP_INPUT[0])).input
+    places = [(int(i.get_target_cell_id()), i.get_segment_id(), i.get_fraction_along())
+              for i in step_inputs]  # fmt: skip
+    assert places == list(STEP_INPUT[2])
     files = [*(tmp_path / "nml").glob("*.nml"), *(config.parent / "cells").glob("*.nml")]
     assert len(files) >= 4
     for path in files:

@@ -54,6 +54,7 @@ class Target:
     out: Path
     length: float
     step: float
+    compartment_set: bool = False  # `name` is a compartment set (segments), not a node set
 
 
 def generators(document: Any) -> dict[str, tuple[str, Any]]:
@@ -79,7 +80,7 @@ def input_blocks(element: str, gen: Any, target: Target) -> dict[str, dict]:
         "input_type": "current_clamp",
         "delay": delay,
         "duration": duration,
-        "node_set": target.name,
+        "compartment_set" if target.compartment_set else "node_set": target.name,
     }
     if element.startswith("pulse"):
         amp = amplitude("amplitude")

@@ -118,7 +118,7 @@ def convert_config(config: Path, out: Path, setup: Any) -> Path:
         components[pop_name] = [(pop, np.arange(n))]
     for edge_name, info in sorted(setup.edge_populations.items()):
         _projection(doc, net, edge_name, info, components, out, included, problems)
-    inputs = _inputs(doc, net, sim, setup, components, problems)
+    inputs = _inputs(doc, net, sim, setup, components, cell_files, problems)
     outputs, events = _outputs(sim, setup, components, cell_files, problems)
     problems.raise_if_any(config)
     net_file = out / f"{name}.net.nml"

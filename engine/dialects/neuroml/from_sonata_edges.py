@@ -169,7 +169,7 @@ def _node_ids(setup: Any, node_set: str) -> dict[str, np.ndarray]:
     return result
 
 
-def _inputs(doc, net, sim, setup, components, problems) -> int:
+def _inputs(doc, net, sim, setup, components, cell_files: dict, problems) -> int:
     import neuroml
 
     from engine.dialects.neuroml.from_sonata import _locate, nml_id
@@ -200,22 +200,26 @@ def _inputs(doc, net, sim, setup, components, problems) -> int:
         else:
             problems.add("inputs without a NeuroML counterpart", f"{name} ({module})")
             continue
-        for population, ids in sorted(_node_ids(setup, block.node_set).items()):
-            if population not in components:
-                continue
+        for population, places in _input_places(
+            block, sim, setup, components, cell_files, problems
+        ):
             by_pop: dict[str, Any] = {}
-            for node in ids:
-                pop, i = _locate(components, population, int(node))
+            for node, segment in places:
+                pop, i = _locate(components, population, node)
                 if pop.id not in by_pop:
                     by_pop[pop.id] = neuroml.InputList(
                         id=nml_id(f"{name}_{pop.id}"), component=gen.id, populations=pop.id
                     )
                 inputs = by_pop[pop.id]
+                on_segment = (
+                    {} if segment is None else {"segment_id": segment, "fraction_along": 0.5}
+                )
                 inputs.input.append(
                     neuroml.Input(
                         id=len(inputs.input),
                         target=f"../{pop.id}/{i}/{pop.component}",
                         destination="synapses",
+                        **on_segment,
                     )
                 )
             net.input_lists.extend(by_pop.values())
@@ -223,38 +227,74 @@ def _inputs(doc, net, sim, setup, components, problems) -> int:
     return count
 
 
-def _segment_columns(sim, report, components, cell_files: dict, problems) -> list:
-    """Columns of a compartment_set report of v: each entry at the centre of a NeuroML
-    segment of an `nml:` cell (what `convert --to sonata` writes of a segment column);
-    the soma section's centre, and section 0 of a point cell, are the cell's v. Other
-    entries are refused."""
+def _input_places(block, sim, setup, components, cell_files: dict, problems) -> list:
+    """[(population, [(node, segment or None for the cell's default place)])] of an input:
+    its node set's cells, or its compartment set's entries at NeuroML segment centres."""
+    if not block.compartment_set:
+        return [
+            (population, [(int(node), None) for node in ids])
+            for population, ids in sorted(_node_ids(setup, block.node_set).items())
+            if population in components
+        ]
+    where = _segments_of(
+        sim, block.compartment_set, components, cell_files, problems, "compartment_set input"
+    )
+    if where is None:
+        return []
+    population, found, root = where
+    return [(population, [(node, None if segment == root else segment) for node, segment in found])]
+
+
+def _segments_of(sim, name: str, components, cell_files: dict, problems, what: str):
+    """(population, [(node, segment or None, section, offset)], root segment) of the
+    compartment set `name`: each entry at the centre of a NeuroML segment of an `nml:`
+    cell (what `convert --to sonata` writes of a segment), the soma section's centre and
+    section 0 of a point cell the root; None for a population NeuroML cannot express
+    (already listed). Entries off a segment's centre are listed as problems of `what`."""
     import libsonata
 
     from engine.dialects.neuroml.document import load_cell
-    from engine.dialects.neuroml.from_sonata import _locate
     from engine.dialects.neuroml.morphology import segment_at_centre
 
-    entries = libsonata.CompartmentSets.from_file(sim.compartment_sets_file)
-    compartments = entries[report.compartment_set]
+    compartments = libsonata.CompartmentSets.from_file(sim.compartment_sets_file)[name]
     population = compartments.population
     if population not in components or population not in cell_files:
-        return []  # a population NeuroML cannot express is already listed
+        return None
     cell = load_cell(cell_files[population]) if cell_files[population].is_file() else None
     find = segment_at_centre(cell) if cell is not None and cell.has_morphology else None
     root = next((s.id for s in cell.segments if s.parent is None), 0) if find else 0
-    columns = []
+    found = []
     for entry in compartments.filtered_iter():
-        pop, i = _locate(components, population, int(entry.node_id))
         section, offset = int(entry.section_id), float(entry.offset)
         segment = find(section, offset) if find else (root if section == 0 else None)
         if (section, offset) == (0, 0.5):
             segment = root  # the soma section's centre: the cell's v
         if segment is None:
             problems.add(
-                "compartment_set report entries off a NeuroML segment's centre",
-                f"{report.compartment_set} (node {entry.node_id}, section {section}, {offset})",
+                f"{what} entries off a NeuroML segment's centre",
+                f"{name} (node {entry.node_id}, section {section}, {offset})",
             )
-        elif segment == root:
+        else:
+            found.append((int(entry.node_id), segment))
+    return population, found, root
+
+
+def _segment_columns(sim, report, components, cell_files: dict, problems) -> list:
+    """Columns of a compartment_set report of v: a segment's v, or the cell's v at the
+    root segment (see `_segments_of`)."""
+    from engine.dialects.neuroml.from_sonata import _locate
+
+    where = _segments_of(
+        sim, report.compartment_set, components, cell_files, problems,
+        "compartment_set report",
+    )  # fmt: skip
+    if where is None:
+        return []
+    population, found, root = where
+    columns = []
+    for node, segment in found:
+        pop, i = _locate(components, population, node)
+        if segment == root:
             columns.append((f"{pop.id}_{i}", f"{pop.id}/{i}/{pop.component}/v"))
         else:
             columns.append((f"{pop.id}_{i}_{segment}", f"{pop.id}/{i}/{pop.component}/{segment}/v"))

@@ -13,12 +13,19 @@ from __future__ import annotations
 import shutil
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from engine.dialects.neuroml import current_inputs, units
 from engine.dialects.neuroml.lems import LemsSimulation, parse_cell_path, read_lems
 from engine.dialects.neuroml.poisson_inputs import convert_poisson_inputs
 from engine.dialects.neuroml.spike_trains import spike_sources
-from engine.dialects.neuroml.to_sonata import SPIKE_SOURCE_LISTS, ConvertedNetwork, convert_network
+from engine.dialects.neuroml.to_sonata import (
+    SPIKE_SOURCE_LISTS,
+    ConvertedNetwork,
+    ConvertedPopulation,
+    afferent_location,
+    convert_network,
+)
 from engine.errors import CircuitError, ConfigError
 from engine.io import sonata_writer
 
@@ -52,9 +59,9 @@ def convert_model(model: Path, out: Path) -> Path:
 
         write_spike_file(out / "input_spikes.h5", converted.spikes)
     step = lems.step_ms if lems else 0.025
-    inputs, node_sets = _inputs(converted, net_file, out, (length, step), poisson)
-    node_sets.update(converted.node_sets)
     compartment_sets: dict = {}
+    inputs, node_sets = _inputs(converted, net_file, out, (length, step), poisson, compartment_sets)
+    node_sets.update(converted.node_sets)
     reports = _reports(converted, lems, model, node_sets, compartment_sets) if lems else {}
     if compartment_sets:
         sonata_writer.write_json(out / "compartment_sets.json", compartment_sets)
@@ -68,9 +75,11 @@ def _inputs(
     out: Path,
     run: tuple[float, float],
     poisson: set[str],
+    compartment_sets: dict,
 ) -> tuple[dict, dict]:
     """Current inputs per input list and weight (Poisson-synapse lists, `poisson`, are
-    spike sources); `run` is (length, step) in ms."""
+    spike sources); `run` is (length, step) in ms. Inputs on segments off the soma centre
+    get a compartment set (added to `compartment_sets`) instead of a node set."""
     inputs, node_sets = {}, {}
     length = run[0]
     generators = current_inputs.generators(converted.document)
@@ -89,14 +98,21 @@ def _inputs(
             )
         element, gen = generators[input_list.component]
         population = converted.populations[input_list.populations]
-        by_weight: dict[float, list[int]] = defaultdict(list)
-        for item in [*input_list.input, *input_list.input_ws]:
-            weight = float(item.get_weight()) if hasattr(item, "get_weight") else 1.0
-            by_weight[weight].append(population.index[int(item.get_target_cell_id())])
-        for k, (weight, ids) in enumerate(sorted(by_weight.items())):
+        by_weight = _placed_by_weight(input_list, population, out, net_file)
+        for k, (weight, entries) in enumerate(sorted(by_weight.items())):
             name = input_list.id if len(by_weight) == 1 else f"{input_list.id}__w{k}"
-            node_sets[name] = {"population": population.name, "node_id": sorted(ids)}
-            target = current_inputs.Target(name, population.name, ids, weight, out, *run)
+            ids = sorted({node for node, _, _ in entries})
+            somatic = all((section, pos) == (0, 0.5) for _, section, pos in entries)
+            if somatic:
+                node_sets[name] = {"population": population.name, "node_id": ids}
+            else:  # the segments jNeuroML's export injects into
+                compartment_sets[name] = {
+                    "population": population.name,
+                    "compartment_set": [list(e) for e in sorted(entries)],
+                }
+            target = current_inputs.Target(
+                name, population.name, ids, weight, out, *run, compartment_set=not somatic
+            )
             inputs.update(current_inputs.input_blocks(element, gen, target))
     for k, item in enumerate(getattr(converted.network, "explicit_inputs", None) or []):
         name = f"explicitInput{k}"
@@ -135,6 +151,38 @@ def _inputs(
             "spike_file": "input_spikes.h5",
         }
     return inputs, node_sets
+
+
+def _placed_by_weight(
+    input_list: Any, population: ConvertedPopulation, out: Path, net_file: Path
+) -> dict[float, list[tuple[int, int, float]]]:
+    """weight -> [(node, section, position)] of an input list's inputs, at the section and
+    position our `nml:` builder makes of each input's segment and fractionAlong (soma
+    centre of a point cell: segment 0 only). Inputs of one list at the same place add up:
+    their weights are summed, as the currents are."""
+    placed: dict[tuple[int, int, float], float] = defaultdict(float)
+    for item in [*input_list.input, *input_list.input_ws]:
+        weight = float(item.get_weight()) if hasattr(item, "get_weight") else 1.0
+        node = population.index[int(item.get_target_cell_id())]
+        segment, fraction = int(item.get_segment_id()), float(item.get_fraction_along())
+        if population.locate is None and segment != 0:
+            raise ConfigError(
+                f'<inputList id="{input_list.id}"> input {item.id}: segment {segment} of a'
+                " point cell (it has segment 0 only)",
+                file=net_file,
+            )
+        try:
+            section, pos = afferent_location(population, segment, fraction, out)
+        except CircuitError as exc:
+            raise ConfigError(
+                f'<inputList id="{input_list.id}"> input {item.id}: {exc.plain_message}',
+                file=net_file,
+            ) from None
+        placed[(node, int(section), float(pos))] += weight
+    by_weight: dict[float, list[tuple[int, int, float]]] = defaultdict(list)
+    for entry, weight in placed.items():
+        by_weight[weight].append(entry)
+    return by_weight
 
 
 def _refuse_spike_source(converted: ConvertedNetwork, what: str, component: str, net_file: Path):
