@@ -70,7 +70,7 @@ def child(n_cells: int, files: list[Path], replay: bool, phases: bool) -> None:
     from neuron import h
 
     from engine.managers.cells import import3d_cache
-    from tests.test_bbp_support import load_test_template
+    from tests.bbp_templates import load_test_template
 
     load_test_template(h, NAME)
     builder = import3d_cache._state["builder"]

@@ -126,3 +126,10 @@ def compare_spikes(ours: dict, reference: dict, cells, tolerance: float) -> floa
             worst = max(worst, float(np.max(np.abs(a - b))))
     assert worst < tolerance, f"spike times differ by up to {worst} ms"
     return worst
+
+
+def assert_same_spike_trains(one: dict, two: dict) -> None:
+    """The same cells with bit-identical spike times (e.g. a 2-rank run against 1 rank)."""
+    assert sorted(two) == sorted(one)
+    for cell, times in one.items():
+        np.testing.assert_array_equal(two[cell], times)

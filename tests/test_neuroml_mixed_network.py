@@ -41,6 +41,7 @@ import pytest
 from engine.dialects.neuroml.examples import mixed
 from tests.conftest import run_cli
 from tests.neuroml_reference import (
+    assert_same_spike_trains,
     compare_spikes,
     run_jneuroml,
     sonatasim_spikes,
@@ -142,10 +143,7 @@ def test_two_ranks_give_the_same_spikes(converted, one_rank, tmp_path):
     out = tmp_path / "out"
     run_cli("run", converted[0], "--output-dir", out, "--no-progress", ranks=2)
     two = _check_against_jneuroml(out, converted[1])
-    one = sonatasim_spikes(one_rank)
-    assert sorted(two) == sorted(one)
-    for cell, times in one.items():
-        np.testing.assert_array_equal(two[cell], times)
+    assert_same_spike_trains(sonatasim_spikes(one_rank), two)
 
 
 def test_shipped_examples_are_generated_and_run(converted, tmp_path):

@@ -37,8 +37,8 @@ from engine.io.sonata_writer import (  # noqa: E402
     write_simulation_config,
 )
 from engine.io.spike_file import write_spike_file  # noqa: E402
+from tests.bbp_templates import template_text as bbp_template_text  # noqa: E402
 from tests.conftest import shared_path  # noqa: E402
-from tests.test_bbp_support import template_text as bbp_template_text  # noqa: E402
 
 MORPHOLOGY = "C060114A7"  # soma 1, axon 128, dend 66, apic 130 sections (Import3d order)
 GENERATED = "synthetic_L5_pyramidal"  # its stand-in without ../shared, same section counts

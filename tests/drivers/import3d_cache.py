@@ -25,7 +25,7 @@ import neuron  # noqa: E402
 from neuron import h  # noqa: E402
 
 from engine.managers.cells import import3d_cache  # noqa: E402
-from tests.test_bbp_support import load_test_template  # noqa: E402
+from tests.bbp_templates import load_test_template  # noqa: E402
 
 NAME = "SonataBBPPlainCell"
 LISTS = ("all", "somatic", "axonal", "basal", "apical")

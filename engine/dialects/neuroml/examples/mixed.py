@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.dialects.neuroml.examples.cell import CELL_ID, cell_document
+from engine.dialects.neuroml.examples.network import regular_spiking_izhikevich2007
 from engine.dialects.neuroml.lems import EventOutputFile, LemsSimulation, OutputFile, write_lems
 
 NAME = "CorticalColumnMixed"
@@ -53,21 +54,7 @@ def add_proximal_points(doc) -> None:
 def _components(doc) -> None:
     import neuroml
 
-    doc.izhikevich2007_cells.append(
-        neuroml.Izhikevich2007Cell(
-            id=EXC_POP[1],
-            C="100pF",
-            v0="-60mV",
-            k="0.7nS_per_mV",
-            vr="-60mV",
-            vt="-40mV",
-            vpeak="35mV",
-            a="0.03per_ms",
-            b="-2nS",
-            c="-50.0mV",
-            d="100pA",
-        )
-    )
+    doc.izhikevich2007_cells.append(regular_spiking_izhikevich2007(EXC_POP[1]))
     doc.exp_two_synapses.append(
         neuroml.ExpTwoSynapse(
             id="ampa_excitatory_syn", gbase="1nS", erev="0mV", tau_rise="0.3ms", tau_decay="3ms"

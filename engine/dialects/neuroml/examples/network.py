@@ -15,24 +15,29 @@ import numpy as np
 from engine.dialects.neuroml.lems import EventOutputFile, LemsSimulation, OutputFile, write_lems
 
 
+def regular_spiking_izhikevich2007(cell_id: str):
+    """Izhikevich (2007)'s regular-spiking cortical cell as a NeuroML izhikevich2007Cell."""
+    import neuroml
+
+    return neuroml.Izhikevich2007Cell(
+        id=cell_id,
+        C="100pF",
+        v0="-60mV",
+        k="0.7nS_per_mV",
+        vr="-60mV",
+        vt="-40mV",
+        vpeak="35mV",
+        a="0.03per_ms",
+        b="-2nS",
+        c="-50.0mV",
+        d="100pA",
+    )
+
+
 def _cells(doc):
     import neuroml
 
-    doc.izhikevich2007_cells.append(
-        neuroml.Izhikevich2007Cell(
-            id="rs_izhikevich2007",
-            C="100pF",
-            v0="-60mV",
-            k="0.7nS_per_mV",
-            vr="-60mV",
-            vt="-40mV",
-            vpeak="35mV",
-            a="0.03per_ms",
-            b="-2nS",
-            c="-50.0mV",
-            d="100pA",
-        )
-    )
+    doc.izhikevich2007_cells.append(regular_spiking_izhikevich2007("rs_izhikevich2007"))
     doc.iaf_ref_cells.append(
         neuroml.IafRefCell(
             id="fs_iafRef",
