@@ -35,6 +35,17 @@ def population_offsets(max_raw_ids: Mapping[str, int]) -> dict[str, int]:
     return offsets
 
 
+def gid_limit(max_raw_ids: Mapping[str, int]) -> int:
+    """The first gid block above every population's gids: more spike detectors of a cell
+    (NeuroML connections leaving off the soma) get gid + k * gid_limit, k = 1, 2, ..."""
+    offsets = population_offsets(max_raw_ids)
+    if not offsets:
+        return GID_BLOCK
+    last = max(offsets, key=lambda name: offsets[name])
+    top = offsets[last] + max(int(max_raw_ids[last]), 0)
+    return (math.floor(top / GID_BLOCK) + 1) * GID_BLOCK
+
+
 def population_hash_id(name: str) -> int:
     """12-bit population id used in random-stream keys (from the MD5 of the name)."""
     digest = hashlib.md5(name.encode("utf-8")).digest()

@@ -115,7 +115,7 @@ class Simulation:
             self.reports = ReportManager(sim, self.circuit, setup, self.coreneuron)
             self.reports.create()
         failure.watch_temporaries(self._output_folders())
-        self.spikes = SpikeRecorder(sim)
+        self.spikes = SpikeRecorder(sim, self.circuit.detector_stride)
         if self.coreneuron:
             from engine.coreneuron.support import refuse_unsupported
 

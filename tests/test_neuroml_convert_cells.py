@@ -4,7 +4,8 @@ sonatasim on 1 and 2 ranks and by jNeuroML's NEURON export of the same LEMS file
 The network (written with libNeuroML here): three of our HH cells (engine.dialects.neuroml.
 examples.cell: soma, axon, branching dendrite, NeuroML HH channels with q10), a spikeArray
 driving cells 0 and 2 through expTwoSynapse connections on dendrite segments at a
-fractionAlong, cell 0 driving cell 1 the same way with a delay, and a dendro-dendritic
+fractionAlong, cell 0 driving cells 1 and 2 the same way with delays from two pre
+segments (its distal axon, a distal dendrite: spike detectors of their own), a dendro-dendritic
 gapJunction between cells 0 and 1, and a pulseGenerator input list onto a soma and a
 dendrite segment (a compartment set input: placed at the soma, the spikes move by 0.9
 ms and the comparison fails). The LEMS file records the somata and one dendritic
@@ -43,14 +44,23 @@ CELL = CELL_ID.replace(".", "_")
 POP, SOURCE = "L5_hh_pyramidal", "thalamic_drive"
 LOCATION = ("neuroml_post_segment_id", "afferent_section_id", "afferent_section_pos")
 LENGTH, STEP = 30.0, 0.0025
-# (pre population, pre cell, post cell, post segment, fractionAlong, weight, delay ms);
-# segments of the example cell: 3-4 dend_trunk, 5 dend_left, 6-7 dend_right; cell 0
-# drives cell 1, which sits on the other rank of a 2-rank run
+# (pre population, pre cell, (pre segment, fractionAlong), post cell, post segment,
+# fractionAlong, weight, delay ms); segments of the example cell: 0 soma, 1-2 axon_group,
+# 3-4 dend_trunk, 5 dend_left, 6-7 dend_right. Cell 0 drives cell 1 (on the other rank
+# of a 2-rank run) from its distal axon and cell 2 from a distal dendrite (a
+# dendro-dendritic synapse): each place is a spike detector of its own, cell 0's spikes
+# are still recorded at its soma
 CONNECTIONS = (
-    (SOURCE, 0, 0, 5, 0.3, 15.0, 2.0),
-    (SOURCE, 0, 2, 7, 0.6, 40.0, 1.5),
-    (POP, 0, 1, 4, 0.25, 25.0, 3.0),
+    (SOURCE, 0, None, 0, 5, 0.3, 15.0, 2.0),
+    (SOURCE, 0, None, 2, 7, 0.6, 40.0, 1.5),
+    (POP, 0, (2, 0.5), 1, 4, 0.25, 25.0, 3.0),
+    (POP, 0, (7, 0.9), 2, 3, 0.5, 40.0, 1.0),
 )
+# their (section, position), where jNeuroML's export watches too: axon_group segments 1,
+# 2 are 60 and 80 um (segment 1 starts at the soma's distal point: no proximal point);
+# dend_right segments 6, 7 as in the tests below
+_RIGHT = (float(np.hypot(np.hypot(50, 70), 10)), float(np.hypot(40, 50)))
+PRE_PLACES = ((1, (60 + 0.5 * 80) / 140), (4, (_RIGHT[0] + 0.9 * _RIGHT[1]) / sum(_RIGHT)))
 # a dendro-dendritic gapJunction (5 nS x weight): (id, pre cell, segment, fractionAlong,
 # post cell, segment, fractionAlong, weight), across the ranks of a 2-rank run
 GAP = ("dendro_dendritic", 0, 6, 0.5, 1, 7, 0.3, 4.0)
@@ -96,13 +106,16 @@ def _write_model(directory: Path) -> Path:
             postsynaptic_population=POP,
             synapse="ampa_dend",
         )
-        for k, (_, i, j, segment, fraction, w, d) in enumerate(
+        for k, (_, i, at, j, segment, fraction, w, d) in enumerate(
             c for c in CONNECTIONS if c[0] == pre
         ):
+            pre_segment, pre_fraction = at or (0, 0.5)
             proj.connection_wds.append(
                 neuroml.ConnectionWD(
                     id=k,
                     pre_cell_id=f"../{pre}/{i}/{components[pre]}",
+                    pre_segment_id=pre_segment,
+                    pre_fraction_along=pre_fraction,
                     post_cell_id=f"../{POP}/{j}/{CELL}",
                     post_segment_id=segment,
                     post_fraction_along=fraction,
@@ -173,12 +186,18 @@ def _write_model(directory: Path) -> Path:
     return lems
 
 
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory):
-    base = tmp_path_factory.mktemp("nml_mc_convert")
+def convert_model(base: Path) -> tuple[Path, Path]:
+    """(LEMS file, converted simulation config) of the network under `base`."""
     lems = _write_model(base / "model")
     config = base / "sonata" / "simulation_config.json"
     run_cli("convert", lems, "--to", "sonata", "-o", config.parent)
+    return lems, config
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    base = tmp_path_factory.mktemp("nml_mc_convert")
+    lems, config = convert_model(base)
     reference = base / "reference"
     reference.mkdir()
     for path in (base / "model").iterdir():

@@ -20,10 +20,10 @@ from tests.test_neuroml_convert_cells import (
 pytestmark = [pytest.mark.slow]
 
 
-def test_missing_segments_and_pre_segments_are_refused(tmp_path):
-    """A column, connection or junction on a segment the cell lacks has no location, a
-    segment's other quantities are not converted, and spikes are detected at the soma
-    only (jNeuroML's export watches the pre segment): one line naming the file, exit 2."""
+def test_missing_segments_are_refused(tmp_path):
+    """A column, connection (either end), junction or input on a segment the cell lacks
+    has no location, and a segment's other quantities are not converted: one line naming
+    the file, exit 2."""
     lems = _write_model(tmp_path / "model")
     net = lems.parent / "hh_network.net.nml"
     cases = {
@@ -37,12 +37,10 @@ def test_missing_segments_and_pre_segments_are_refused(tmp_path):
             net.read_text().replace('postSegmentId="7"', 'postSegmentId="70"'),
             f'<projection id="{SOURCE}__{POP}"> connection 1: cell {CELL} has no segment 70',
         ),
-        "axonal_pre_segment": (
+        "missing_pre_segment": (
             lems.read_text(),
-            net.read_text().replace(
-                f'preCellId="../{POP}/0/{CELL}"', f'preCellId="../{POP}/0/{CELL}" preSegmentId="2"'
-            ),
-            f'<projection id="{POP}__{POP}"> connection 0: pre segment 2 is off the soma',
+            net.read_text().replace('preSegmentId="2"', 'preSegmentId="20"'),
+            f'<projection id="{POP}__{POP}"> connection 0: cell {CELL} has no segment 20',
         ),
         "junction_missing_segment": (
             lems.read_text(),

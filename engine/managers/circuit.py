@@ -14,7 +14,7 @@ from typing import Any
 import libsonata
 import numpy as np
 
-from engine.compat import population_offsets
+from engine.compat import gid_limit, population_offsets
 from engine.config import SimulationSetup
 from engine.errors import CircuitError, ConfigError
 from engine.io.hdf5_check import check_hdf5
@@ -93,10 +93,13 @@ class CircuitManager:
         )
         self.simulated = self._simulated_target()
         self.offsets = population_offsets(self._max_ids())
+        self.detector_stride = gid_limit(self._max_ids())  # gids of more spike detectors
         self.node_managers: dict[str, NodeManager] = {
             name: make_node_manager(info, self.storages[name], self.offsets.get(name, 0))
             for name, info in setup.node_populations.items()
         }
+        for manager in self.node_managers.values():
+            manager.detector_stride = self.detector_stride
         self.edge_managers: list[EdgeManager] = []
         self.neuromodulation_managers: list[NeuromodulationManager] = []
         self.plan: dict[str, np.ndarray] = {}
@@ -181,7 +184,8 @@ class CircuitManager:
         return self.sim.broadcast(outcome, 0)
 
     def register_gids(self) -> None:
-        """Give every local cell its gid and spike detector; record all local spikes."""
+        """Give every local cell its gid and spike detector, and its more detectors (NeuroML
+        connections leaving off the soma) gids gid + k * detector_stride."""
         sim, run = self.sim, self.setup.run
         location = self.setup.conditions.spike_location
         for manager in self.node_managers.values():
@@ -191,6 +195,11 @@ class CircuitManager:
                 netcon = cell.spike_source(sim.h, location, run.spike_threshold)
                 sim.pc.cell(cell.gid, netcon)
                 self.spike_sources.append(netcon)
+                more = getattr(cell, "extra_spike_sources", None)
+                for k, extra in enumerate(more(sim.h, run.spike_threshold) if more else (), 1):
+                    sim.pc.set_gid2node(cell.gid + k * self.detector_stride, sim.rank)
+                    sim.pc.cell(cell.gid + k * self.detector_stride, extra)
+                    self.spike_sources.append(extra)
 
     def create_edges(self) -> None:
         simulated = {p: set(map(int, ids)) for p, ids in self.simulated_ids().items()}

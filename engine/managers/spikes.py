@@ -11,16 +11,23 @@ from engine.io.spike_file import write_spike_file
 
 
 class SpikeRecorder:
-    """Records every spike of this rank's cells; gathers and writes them at the end."""
+    """Records every spike of this rank's cells; gathers and writes them at the end.
+    Gids from `gid_limit` up are a cell's more detectors (not its spikes): left out."""
 
-    def __init__(self, sim: Any):
+    def __init__(self, sim: Any, gid_limit: int | None = None):
         self.sim = sim
+        self.gid_limit = gid_limit
         self.times = sim.h.Vector()
         self.gids = sim.h.Vector()
         sim.pc.spike_record(-1, self.times, self.gids)
 
     def local_spikes(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.array(self.gids, dtype=np.int64), np.array(self.times, dtype=np.float64)
+        gids = np.array(self.gids, dtype=np.int64)
+        times = np.array(self.times, dtype=np.float64)
+        if self.gid_limit is not None:
+            keep = gids < self.gid_limit
+            gids, times = gids[keep], times[keep]
+        return gids, times
 
     def gather(self) -> tuple[np.ndarray, np.ndarray] | None:
         """All ranks' (gids, times) on rank 0; None elsewhere."""

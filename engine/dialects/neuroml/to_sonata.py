@@ -8,7 +8,8 @@ keeps NeuroML's pre/post segment and fractionAlong as `neuroml_*` attributes, so
 conversion back gives the same connections. Onto multi-compartment cells the post segment
 and fractionAlong also become afferent_section_id / afferent_section_pos, with the
 segment -> section layout the `nml:` cell builder uses (what the engine's edges read);
-a gap junction's pre segment gives efferent_section_id / efferent_section_pos likewise.
+a gap junction's pre segment gives efferent_section_id / efferent_section_pos likewise, and
+a connection's pre segment the spike detector it leaves from (`spike_detectors`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from engine.dialects.neuroml.documents import POINT_CELL_LISTS, SYNAPSE_LISTS
 from engine.dialects.neuroml.documents import read_document as _read
+from engine.dialects.neuroml.spike_detectors import DETECTOR, SpikeDetectors
 from engine.errors import CircuitError, ConfigError
 from engine.io import sonata_writer
 
@@ -131,6 +133,7 @@ def convert_network(
     network = _single_network(document, network_id, net_file)
     result = ConvertedNetwork(network, document)
     nodes_file, spikes = out / "nodes.h5", result.spikes
+    pending: dict[str, dict[str, Any]] = {}  # node attributes, written once edges are known
     for pop in network.populations:
         found = _list_of(document, pop.component)
         if found is None:
@@ -175,10 +178,15 @@ def convert_network(
                 converted.locate = _locator(cell_path, out, result)
         if xyz is not None:
             attributes.update({a: xyz[:, k] for k, a in enumerate("xyz")})
-        sonata_writer.write_nodes(nodes_file, sonata_name, attributes)
+        pending[pop.id] = attributes
         result.populations[pop.id] = converted
         result.node_sets[sonata_name] = {"population": sonata_name}
-    _convert_projections(result, net_file, out)
+    detectors = SpikeDetectors()
+    _convert_projections(result, net_file, out, detectors)
+    for pop_id, attributes in pending.items():
+        converted = result.populations[pop_id]
+        attributes.update(detectors.node_attributes(pop_id, converted.index))
+        sonata_writer.write_nodes(nodes_file, converted.name, attributes)
     return result
 
 
@@ -282,7 +290,9 @@ def _write_edges(
     result.edges.append((name, kind))
 
 
-def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) -> None:
+def _convert_projections(
+    result: ConvertedNetwork, net_file: Path, out: Path, detectors: SpikeDetectors
+) -> None:
     edges_file = out / "edges.h5"
     for proj in result.network.projections:
         connections = [*proj.connections, *proj.connection_wds]
@@ -302,15 +312,8 @@ def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) ->
             ]
         )
         post_ids, post_pos = _sections(connections, post.locate, "post", proj, net_file)
-        pre_ids = _sections(connections, pre.locate, "pre", proj, net_file)[0]
-        if np.any(pre_ids != 0):  # one spike detector per cell, at the soma
-            c = connections[int(np.flatnonzero(pre_ids)[0])]
-            raise ConfigError(
-                f'<projection id="{proj.id}"> connection {c.id}: pre segment'
-                f" {c.get_pre_segment_id()} is off the soma of {pre.component}; spikes are"
-                " detected at the soma (not converted)",
-                file=net_file,
-            )
+        pre_ids, pre_pos = _sections(connections, pre.locate, "pre", proj, net_file)
+        pre_cells = [int(c.get_pre_cell_id()) for c in connections]
         attributes = {
             "syn_weight": weights,
             "delay": delays,
@@ -319,6 +322,10 @@ def _convert_projections(result: ConvertedNetwork, net_file: Path, out: Path) ->
             "afferent_section_pos": post_pos,
             **{k: arrays[k] for k in EDGE_NML_ATTRIBUTES},
         }
+        if pre.locate is not None:  # where jNeuroML's export watches the pre cell
+            found = detectors.indices(proj.presynaptic_population, pre_cells, pre_ids, pre_pos)
+            if found.any():
+                attributes[DETECTOR] = found
         _write_edges(result, edges_file, proj.id, "chemical", pre, post, arrays, attributes)
         if pre.type == "virtual":
             result.virtual_targets.add(post.name)

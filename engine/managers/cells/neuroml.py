@@ -18,6 +18,7 @@ from engine.dialects.neuroml import biophysics
 from engine.dialects.neuroml.document import load_cell
 from engine.dialects.neuroml.generated import cell_mechanisms
 from engine.dialects.neuroml.morphology import build_sections, resolve_group
+from engine.errors import CircuitError
 from engine.managers.cells import allen as allen_cells
 from engine.managers.cells.cell import BiophysicalCell
 
@@ -30,8 +31,10 @@ def build_cell(
     morph_dir: Path | None,
     morph_file: str | None,
     dL: float,
+    detectors: tuple[tuple[int, float], ...] = (),
 ) -> tuple[Any, list[Any], Any]:
-    """(owner object, sections in section-id order, cell class) of one node."""
+    """(owner object, sections in section-id order, cell class) of one node; `detectors`:
+    the (section id, position) places its connections also leave from (spike_detectors)."""
     cell = load_cell(path)
     generated = cell_mechanisms(cell)
     if cell.has_morphology:
@@ -49,8 +52,6 @@ def build_cell(
         biophysics.apply(h, cell, sections, groups, generated)
     else:
         if morph_dir is None or not morph_file:
-            from engine.errors import CircuitError
-
             raise CircuitError(
                 f"{path.name} has no <morphology> and node {node_id} has none either",
                 file=path,
@@ -63,14 +64,18 @@ def build_cell(
             sec.nseg = allen_cells.nseg_for(sec.L, dL)
     handler = biophysics.initial_voltage(h, sections, cell.init_v)
     extra = {"neuroml": cell.path, "init_handler": handler}
-    return owner, sections, partial(NeuroMLCell, threshold=cell.threshold, extra=extra)
+    cell_class = partial(NeuroMLCell, threshold=cell.threshold, detectors=detectors, extra=extra)
+    return owner, sections, cell_class
 
 
 @dataclass
 class NeuroMLCell(BiophysicalCell):
-    """A NeuroML cell: spikes detected at soma(0.5), at spikeThresh when the file sets it."""
+    """A NeuroML cell: spikes detected at soma(0.5), at spikeThresh when the file sets it;
+    connections leaving from other places (their preSegmentId) have their own detectors
+    there, as jNeuroML's export watches them, on gids `extra_spike_sources` numbers."""
 
     threshold: float | None = None
+    detectors: tuple[tuple[int, float], ...] = ()
     own_threshold: bool = False  # spikeThresh in use: edges must not reset it
 
     def spike_source(self, h: Any, spike_location: str, threshold: float) -> Any:
@@ -80,3 +85,19 @@ class NeuroMLCell(BiophysicalCell):
         self.own_threshold = self.threshold is not None
         netcon.threshold = threshold if self.threshold is None else self.threshold
         return netcon
+
+    def extra_spike_sources(self, h: Any, threshold: float) -> list[Any]:
+        """One NetCon per place of `detectors` (the k-th is detector k + 1 of the edges)."""
+        netcons = []
+        for section_id, position in self.detectors:
+            segment = self.segment(section_id, position)
+            if segment is None:
+                raise CircuitError(
+                    f"node {self.node_id}: spike detector at section {section_id}, which the"
+                    " cell does not have",
+                    key="neuroml_spike_detectors",
+                )
+            netcon = h.NetCon(segment._ref_v, None, sec=segment.sec)
+            netcon.threshold = threshold if self.threshold is None else self.threshold
+            netcons.append(netcon)
+        return netcons

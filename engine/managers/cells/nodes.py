@@ -48,6 +48,7 @@ class NodeManager:
         self.storage = storage
         self.attributes = AttributeReader(storage, info.nodes_file)
         self.offset = offset
+        self.detector_stride = 0  # set by the CircuitManager (gids of more spike detectors)
         self.local_ids = np.zeros(0, dtype=np.uint64)
         self.cells: dict[int, Any] = {}
 
@@ -228,7 +229,7 @@ class BiophysicalNodeManager(NodeManager):
                 ) from None
             return hoc, sections, allen_cells.AllenCell
         if kind == "nml":
-            return _build_neuroml(h, self.info, name, node_id, inputs, morphology, loader)
+            return _build_neuroml(h, self.info, name, node_id, inputs, index, loader)
         if kind == "hoc":
             hoc, sections = instantiate_hoc_cell(
                 h, self.info, name, node_id, inputs.morph_dir, inputs.file_name(morphology), loader
@@ -264,16 +265,22 @@ class BiophysicalNodeManager(NodeManager):
 CTDB_TEMPLATES = {"ctdb:Biophys1", "ctdb:Biophys1.hoc"}
 
 
-def _build_neuroml(h, info, name, node_id, inputs, morphology, loader):
+def _build_neuroml(h, info, name, node_id, inputs, index, loader):
     """`nml:<file>`: engine.dialects.neuroml builds it (morphology from the file or node)."""
     from engine.dialects.neuroml import generated
+    from engine.dialects.neuroml.spike_detectors import parse_places
     from engine.managers.cells import neuroml as cells
 
     path = generated.find_cell_file(name, generated.model_dirs(info), info.nodes_file)
-    morph_file = None
+    morph_file, morphology = None, str(inputs.morphologies[index])
     if morphology and morphology not in ("None", "nan") and inputs.morph_dir is not None:
         morph_file = inputs.file_name(morphology)
-    return cells.build_cell(h, path, node_id, loader, inputs.morph_dir, morph_file, info.dL)
+    detectors = ()
+    if inputs.spike_detectors is not None:
+        detectors = tuple(parse_places(inputs.spike_detectors[index]))
+    return cells.build_cell(
+        h, path, node_id, loader, inputs.morph_dir, morph_file, info.dL, detectors
+    )
 
 
 def _is_ctdb(template: Any) -> bool:
@@ -299,6 +306,10 @@ class CellInputs:
             self.morphologies = manager.attribute("morphology", self.ids)
             self.morph_dir, self.ext = manager.morphology_source()
         self.allen = AllenParameters(manager, self.ids) if ctdb or bmtk_hoc else None
+        self.spike_detectors = None  # nml: cells whose connections leave off soma(0.5)
+        nml = neuroml or any(str(t).startswith("nml:") for t in self.templates)
+        if nml and manager.has_attribute("neuroml_spike_detectors"):
+            self.spike_detectors = manager.attribute("neuroml_spike_detectors", self.ids)
         self._file_names: dict[str, str] = {}
 
     def file_name(self, morphology: str) -> str:

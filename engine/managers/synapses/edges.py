@@ -24,6 +24,7 @@ from engine.managers.synapses import allen as allen_synapses
 from engine.managers.synapses.base import NETCON_PRESYNAPTIC, ModelContext, SynapseModel
 from engine.managers.synapses.gap_junctions import bmtk_gap_mask
 from engine.managers.synapses.models import artificial_weights, choose_synapse_model
+from engine.managers.synapses.neuroml import source_gid_shifts
 from engine.managers.synapses.overrides import EdgeOverrides
 from engine.managers.synapses.overrides import resolve_active as resolve_overrides
 
@@ -201,11 +202,12 @@ class EdgeManager:
         pc, threshold = sim.pc, settings.run.spike_threshold
         own_threshold = getattr(self.source, "own_spike_threshold", False)  # NeuroML cells
         offset, cells = self.source.offset, getattr(self.source, "cells", {})
+        shifts = source_gid_shifts(self, edges, local.source_ids)  # NeuroML pre segments
         for i in range(n):
             src = int(local.source_ids[i])
             if src not in simulated_sources or local.targets[i] is None:
                 continue
-            nc = pc.gid_connect(src + offset, local.targets[i])
+            nc = pc.gid_connect(src + offset + int(shifts[i]), local.targets[i])
             nc.delay = float(local.delays[i])
             self.configure_netcon(nc, i, NETCON_PRESYNAPTIC)
             # a local source's detector is this NetCon's; keep a NeuroML cell's spikeThresh
