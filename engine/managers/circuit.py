@@ -31,6 +31,7 @@ from engine.managers.synapses.neuromodulation import NeuromodulationManager, rep
 from engine.managers.targets import Target, TargetManager
 
 log = logging.getLogger("sonatasim")
+MAX_GID = 2**31  # NEURON's gids are int
 # point_process / Exp2Syn_synapse: neurodamus' AllenPoint edge types (synapses/models.py)
 EDGE_TYPES = ("chemical", "synapse", "electrical", "neuromodulatory", "", "point_process",
               "Exp2Syn_synapse")  # fmt: skip
@@ -197,8 +198,17 @@ class CircuitManager:
                 self.spike_sources.append(netcon)
                 more = getattr(cell, "extra_spike_sources", None)
                 for k, extra in enumerate(more(sim.h, run.spike_threshold) if more else (), 1):
-                    sim.pc.set_gid2node(cell.gid + k * self.detector_stride, sim.rank)
-                    sim.pc.cell(cell.gid + k * self.detector_stride, extra)
+                    gid = cell.gid + k * self.detector_stride
+                    if gid >= MAX_GID:
+                        raise CircuitError(
+                            f"population '{manager.name}' node {node_id}: spike detector {k}"
+                            f" would need gid {gid}, past NEURON's {MAX_GID - 1}"
+                            " (too many pre segment places for this circuit's size)",
+                            file=manager.info.nodes_file,
+                            key="neuroml_spike_detectors",
+                        )
+                    sim.pc.set_gid2node(gid, sim.rank)
+                    sim.pc.cell(gid, extra)
                     self.spike_sources.append(extra)
 
     def create_edges(self) -> None:
