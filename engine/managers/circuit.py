@@ -93,8 +93,9 @@ class CircuitManager:
             compartment_sets_file=Path(compartment_sets) if compartment_sets else None,
         )
         self.simulated = self._simulated_target()
-        self.offsets = population_offsets(self._max_ids())
-        self.detector_stride = gid_limit(self._max_ids())  # gids of more spike detectors
+        max_ids = self._max_ids()
+        self.offsets = population_offsets(max_ids)
+        self.detector_stride = gid_limit(max_ids)  # gids of more spike detectors
         self.node_managers: dict[str, NodeManager] = {
             name: make_node_manager(info, self.storages[name], self.offsets.get(name, 0))
             for name, info in setup.node_populations.items()

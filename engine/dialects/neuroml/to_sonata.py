@@ -312,8 +312,6 @@ def _convert_projections(
             ]
         )
         post_ids, post_pos = _sections(connections, post.locate, "post", proj, net_file)
-        pre_ids, pre_pos = _sections(connections, pre.locate, "pre", proj, net_file)
-        pre_cells = [int(c.get_pre_cell_id()) for c in connections]
         attributes = {
             "syn_weight": weights,
             "delay": delays,
@@ -323,6 +321,8 @@ def _convert_projections(
             **{k: arrays[k] for k in EDGE_NML_ATTRIBUTES},
         }
         if pre.locate is not None:  # where jNeuroML's export watches the pre cell
+            pre_ids, pre_pos = _sections(connections, pre.locate, "pre", proj, net_file)
+            pre_cells = [int(c.get_pre_cell_id()) for c in connections]
             found = detectors.indices(proj.presynaptic_population, pre_cells, pre_ids, pre_pos)
             if found.any():
                 attributes[DETECTOR] = found

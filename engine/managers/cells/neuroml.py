@@ -81,8 +81,12 @@ class NeuroMLCell(BiophysicalCell):
     def spike_source(self, h: Any, spike_location: str, threshold: float) -> Any:
         if spike_location != "soma":
             return super().spike_source(h, spike_location, threshold)
-        netcon = h.NetCon(self.soma(0.5)._ref_v, None, sec=self.soma)
         self.own_threshold = self.threshold is not None
+        return self._detector(h, self.soma(0.5), threshold)
+
+    def _detector(self, h: Any, segment: Any, threshold: float) -> Any:
+        """A NetCon watching v at `segment`, at spikeThresh when the file sets it."""
+        netcon = h.NetCon(segment._ref_v, None, sec=segment.sec)
         netcon.threshold = threshold if self.threshold is None else self.threshold
         return netcon
 
@@ -97,7 +101,5 @@ class NeuroMLCell(BiophysicalCell):
                     " cell does not have",
                     key="neuroml_spike_detectors",
                 )
-            netcon = h.NetCon(segment._ref_v, None, sec=segment.sec)
-            netcon.threshold = threshold if self.threshold is None else self.threshold
-            netcons.append(netcon)
+            netcons.append(self._detector(h, segment, threshold))
         return netcons

@@ -307,8 +307,8 @@ class CellInputs:
             self.morph_dir, self.ext = manager.morphology_source()
         self.allen = AllenParameters(manager, self.ids) if ctdb or bmtk_hoc else None
         self.spike_detectors = None  # nml: cells whose connections leave off soma(0.5)
-        nml = neuroml or any(str(t).startswith("nml:") for t in self.templates)
-        if nml and manager.has_attribute("neuroml_spike_detectors"):
+        some_nml = any(str(t).startswith("nml:") for t in self.templates)
+        if some_nml and manager.has_attribute("neuroml_spike_detectors"):
             self.spike_detectors = manager.attribute("neuroml_spike_detectors", self.ids)
         self._file_names: dict[str, str] = {}
 
